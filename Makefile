@@ -1,0 +1,45 @@
+# The two commands of the README:
+#   make run    run the example zone locally (the embedded default, no cluster)
+#   make test   install everything the tests need and run the whole suite
+# Everything else here is a step of those two, or a contributor's convenience.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+EXAMPLE ?= examples/hello
+
+.PHONY: install run test test-unit lint typecheck protos bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install
+	cd $(EXAMPLE) && ../../$(BIN)/python main.py
+
+test: install lint typecheck
+	$(BIN)/python -m pytest tests
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check runtime operator tests bench
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy runtime/autonomy/__init__.py
+
+protos: install
+	$(BIN)/python -m grpc_tools.protoc -Iruntime --python_out=runtime --pyi_out=runtime \
+		--grpc_python_out=runtime runtime/autonomy/transport/protos/transport.proto
+
+bench: install
+	$(BIN)/python bench/runtime_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

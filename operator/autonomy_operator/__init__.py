@@ -1,0 +1,1 @@
+"""The Autonomy operator: reconciles `Cluster` and `Zone` resources into Kubernetes objects."""
