@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
-
 from autonomy.spec import GROUP, ClusterSpec, ZoneSpec, rules
+from pydantic import BaseModel
 
 __all__ = ["CATEGORY", "VERSION", "cluster_crd", "render", "write", "zone_crd"]
 
@@ -26,7 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TARGETS = (REPO_ROOT / "crds", REPO_ROOT / "charts" / "autonomy" / "crds")
 
 _CONDITION_TYPES = {
-    "Accepted": "the spec can be realized (False with a reason when it cannot: unknown secret key, name taken)",
+    "Accepted": "the spec can be realized "
+    "(False with a reason when it cannot: unknown secret key, name taken)",
     "Ready": "every pod has all its clones ready and up to date",
     "Progressing": "a rollout is under way",
     "Degraded": "a pod failed to roll out or lost clones",
@@ -85,19 +85,34 @@ def _condition_schema() -> dict[str, Any]:
         "description": "A condition in the metav1.Condition shape.",
         "required": ["type", "status", "lastTransitionTime", "reason", "message"],
         "properties": {
-            "type": {"type": "string", "maxLength": 316,
-                     "description": "Accepted, Ready, Progressing or Degraded. " + "; ".join(
-                         f"{k}: {v}" for k, v in _CONDITION_TYPES.items())},
-            "status": {"type": "string", "enum": ["True", "False", "Unknown"],
-                       "description": "True, False or Unknown."},
-            "observedGeneration": {"type": "integer", "format": "int64", "minimum": 0,
-                                   "description": "The .metadata.generation the condition was set from."},
-            "lastTransitionTime": {"type": "string", "format": "date-time",
-                                   "description": "When the status last changed."},
-            "reason": {"type": "string", "maxLength": 1024,
-                       "description": "A CamelCase word for the cause, for programs."},
-            "message": {"type": "string", "maxLength": 32768,
-                        "description": "What happened, for people."},
+            "type": {
+                "type": "string",
+                "maxLength": 316,
+                "description": "Accepted, Ready, Progressing or Degraded. "
+                + "; ".join(f"{k}: {v}" for k, v in _CONDITION_TYPES.items()),
+            },
+            "status": {
+                "type": "string",
+                "enum": ["True", "False", "Unknown"],
+                "description": "True, False or Unknown.",
+            },
+            "observedGeneration": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "description": "The .metadata.generation the condition was set from.",
+            },
+            "lastTransitionTime": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When the status last changed.",
+            },
+            "reason": {
+                "type": "string",
+                "maxLength": 1024,
+                "description": "A CamelCase word for the cause, for programs.",
+            },
+            "message": {"type": "string", "maxLength": 32768, "description": "What happened, for people."},
         },
     }
 
@@ -117,8 +132,11 @@ def _zone_status() -> dict[str, Any]:
         "type": "object",
         "description": "What the operator observed; written by the operator only.",
         "properties": {
-            "observedGeneration": {"type": "integer", "format": "int64",
-                                   "description": "The .metadata.generation this status describes."},
+            "observedGeneration": {
+                "type": "integer",
+                "format": "int64",
+                "description": "The .metadata.generation this status describes.",
+            },
             "conditions": _conditions(),
             "pods": {
                 "type": "array",
@@ -137,9 +155,14 @@ def _zone_status() -> dict[str, Any]:
                     },
                 },
             },
-            "clones": {"type": "string", "description": "Ready clones over wanted clones, all pods (e.g. 3/5)."},
-            "url": {"type": "string", "description": "Public URL of the zone, when it has a public pod and the "
-                                                     "Cluster a domain."},
+            "clones": {
+                "type": "string",
+                "description": "Ready clones over wanted clones, all pods (e.g. 3/5).",
+            },
+            "url": {
+                "type": "string",
+                "description": "Public URL of the zone, when it has a public pod and the Cluster a domain.",
+            },
             "clusterId": {"type": "string", "description": "Id of the Cluster the zone runs in."},
         },
     }
@@ -151,22 +174,34 @@ def _cluster_status() -> dict[str, Any]:
         "description": "What the operator observed; written by the operator only.",
         "properties": {
             "clusterId": {
-                "type": "string", "pattern": "^[0-9a-f]{32}$",
-                "description": "Id of the cluster: 32 lowercase hex digits, generated once by the operator and "
+                "type": "string",
+                "pattern": "^[0-9a-f]{32}$",
+                "description": "Id of the cluster: 32 lowercase hex digits, generated once by the operator "
+                "and "
                 "never changed. Zone URLs and the autonomy.computer/cluster label use it.",
             },
-            "observedGeneration": {"type": "integer", "format": "int64",
-                                   "description": "The .metadata.generation this status describes."},
+            "observedGeneration": {
+                "type": "integer",
+                "format": "int64",
+                "description": "The .metadata.generation this status describes.",
+            },
             "conditions": _conditions(),
             "zoneCount": {"type": "integer", "description": "Number of zones in the cluster."},
-            "zones": {"type": "array", "items": {"type": "string"},
-                      "description": "Zones of the cluster as <namespace>/<name>."},
+            "zones": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Zones of the cluster as <namespace>/<name>.",
+            },
         },
     }
 
 
-def _root(spec: dict[str, Any], status: dict[str, Any], description: str,
-          validations: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def _root(
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    description: str,
+    validations: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     root: dict[str, Any] = {
         "type": "object",
         "description": description,
@@ -184,8 +219,14 @@ def _root(spec: dict[str, Any], status: dict[str, Any], description: str,
     return root
 
 
-def _crd(kind: str, plural: str, scope: str, short_names: list[str], schema: dict[str, Any],
-         columns: list[dict[str, Any]]) -> dict[str, Any]:
+def _crd(
+    kind: str,
+    plural: str,
+    scope: str,
+    short_names: list[str],
+    schema: dict[str, Any],
+    columns: list[dict[str, Any]],
+) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -198,43 +239,76 @@ def _crd(kind: str, plural: str, scope: str, short_names: list[str], schema: dic
             "group": GROUP,
             "scope": scope,
             "names": {
-                "kind": kind, "listKind": f"{kind}List", "plural": plural, "singular": kind.lower(),
-                "shortNames": short_names, "categories": [CATEGORY],
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": short_names,
+                "categories": [CATEGORY],
             },
-            "versions": [{
-                "name": VERSION, "served": True, "storage": True,
-                "subresources": {"status": {}},
-                "additionalPrinterColumns": columns,
-                "schema": {"openAPIV3Schema": schema},
-            }],
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": columns,
+                    "schema": {"openAPIV3Schema": schema},
+                }
+            ],
         },
     }
 
 
 def _condition_column(name: str, kind: str) -> dict[str, Any]:
-    return {"name": name, "type": "string", "jsonPath": f'.status.conditions[?(@.type=="{kind}")].status',
-            "description": f"Status of the {kind} condition."}
+    return {
+        "name": name,
+        "type": "string",
+        "jsonPath": f'.status.conditions[?(@.type=="{kind}")].status',
+        "description": f"Status of the {kind} condition.",
+    }
 
 
 def zone_crd() -> dict[str, Any]:
     spec = _model_schema(ZoneSpec)
-    spec["description"] = "The zone as written in autonomy.yaml (its name is the resource's name), plus suspend."
+    spec["description"] = (
+        "The zone as written in autonomy.yaml (its name is the resource's name), plus suspend."
+    )
     spec["properties"].pop("name")
     spec["required"] = [r for r in spec.get("required", []) if r != "name"]
     schema = _root(
-        spec, _zone_status(),
+        spec,
+        _zone_status(),
         "A zone: an app of pods described by autonomy.yaml, run by the autonomy operator.",
-        [{"rule": rules.ZONE_NAME.cel().replace("self.", "self.metadata.name.", 1),
-          "message": f"zone name (metadata.name) must be {rules.ZONE_NAME.allowed}"}],
+        [
+            {
+                "rule": rules.ZONE_NAME.cel().replace("self.", "self.metadata.name.", 1),
+                "message": f"zone name (metadata.name) must be {rules.ZONE_NAME.allowed}",
+            }
+        ],
     )
     columns = [
         _condition_column("Ready", "Ready"),
-        {"name": "Clones", "type": "string", "jsonPath": ".status.clones",
-         "description": "Ready clones over wanted clones."},
-        {"name": "Accepted", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Accepted")].status',
-         "description": "Whether the spec can be realized.", "priority": 1},
-        {"name": "Reason", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
-         "description": "Why the zone is or is not ready.", "priority": 1},
+        {
+            "name": "Clones",
+            "type": "string",
+            "jsonPath": ".status.clones",
+            "description": "Ready clones over wanted clones.",
+        },
+        {
+            "name": "Accepted",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Accepted")].status',
+            "description": "Whether the spec can be realized.",
+            "priority": 1,
+        },
+        {
+            "name": "Reason",
+            "type": "string",
+            "jsonPath": '.status.conditions[?(@.type=="Ready")].reason',
+            "description": "Why the zone is or is not ready.",
+            "priority": 1,
+        },
         {"name": "URL", "type": "string", "jsonPath": ".status.url", "description": "Public URL."},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
@@ -244,12 +318,29 @@ def zone_crd() -> dict[str, Any]:
 def cluster_crd() -> dict[str, Any]:
     spec = _model_schema(ClusterSpec)
     spec["description"] = "Settings shared by every zone of the cluster."
-    schema = _root(spec, _cluster_status(), "The Autonomy cluster: one per Kubernetes cluster, shared by its zones.")
+    schema = _root(
+        spec, _cluster_status(), "The Autonomy cluster: one per Kubernetes cluster, shared by its zones."
+    )
     schema["required"] = []
     columns = [
-        {"name": "ClusterID", "type": "string", "jsonPath": ".status.clusterId", "description": "Id of the cluster."},
-        {"name": "Domain", "type": "string", "jsonPath": ".spec.domain", "description": "Domain of zone URLs."},
-        {"name": "Zones", "type": "integer", "jsonPath": ".status.zoneCount", "description": "Number of zones."},
+        {
+            "name": "ClusterID",
+            "type": "string",
+            "jsonPath": ".status.clusterId",
+            "description": "Id of the cluster.",
+        },
+        {
+            "name": "Domain",
+            "type": "string",
+            "jsonPath": ".spec.domain",
+            "description": "Domain of zone URLs.",
+        },
+        {
+            "name": "Zones",
+            "type": "integer",
+            "jsonPath": ".status.zoneCount",
+            "description": "Number of zones.",
+        },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
     return _crd("Cluster", "clusters", "Cluster", ["acluster", "acl"], schema, columns)
@@ -259,8 +350,8 @@ def render() -> dict[str, str]:
     """File name -> YAML text of every CRD."""
     header = "# Generated by `python -m autonomy_operator.crdgen` from autonomy.spec. Do not edit.\n"
     return {
-        f"{crd['spec']['group']}_{crd['spec']['names']['plural']}.yaml":
-            header + yaml.safe_dump(crd, sort_keys=False, width=100)
+        f"{crd['spec']['group']}_{crd['spec']['names']['plural']}.yaml": header
+        + yaml.safe_dump(crd, sort_keys=False, width=100)
         for crd in (cluster_crd(), zone_crd())
     }
 

@@ -38,7 +38,9 @@ class SizeOverride(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    regular: Resources | None = Field(default=None, description="Resources of size `regular` (default 250m, 256Mi).")
+    regular: Resources | None = Field(
+        default=None, description="Resources of size `regular` (default 250m, 256Mi)."
+    )
     big: Resources | None = Field(default=None, description="Resources of size `big` (default 4 CPU, 2Gi).")
 
 
@@ -51,19 +53,26 @@ class ClusterSpec(BaseModel):
         default=None,
         max_length=200,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
-        description="DNS domain for zone URLs: a public pod is served at https://<clusterId>-<zone>.<domain>. "
+        description="DNS domain for zone URLs: a public pod is served at "
+        "https://<clusterId>-<zone>.<domain>. "
         "Without it, public pods get a Service but no Ingress.",
     )
     ingress_class_name: str | None = Field(
-        default=None, alias="ingressClassName", max_length=253,
+        default=None,
+        alias="ingressClassName",
+        max_length=253,
         description="IngressClass of the zones' Ingresses (the cluster's default class when absent).",
     )
     image_registry: str | None = Field(
-        default=None, alias="imageRegistry", max_length=253,
-        description="Registry prefix for local images (an image without '/' becomes <imageRegistry>/<image>).",
+        default=None,
+        alias="imageRegistry",
+        max_length=253,
+        description="Registry prefix for local images "
+        "(an image without '/' becomes <imageRegistry>/<image>).",
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
-        default=None, alias="imagePullPolicy",
+        default=None,
+        alias="imagePullPolicy",
         description="Default pull policy for containers that set none.",
     )
     sizes: SizeOverride = Field(default_factory=SizeOverride, description="Overrides of the size table.")

@@ -65,7 +65,9 @@ def load_zone(path: str | Path) -> ZoneSpec:
 def parse_zone(data: Any) -> ZoneSpec:
     """Validate autonomy.yaml content (already parsed into Python objects) into a `ZoneSpec`."""
     if not isinstance(data, Mapping):
-        raise ZoneConfigError([f"(top level): a mapping with `name` and `pods` is required, not {type(data).__name__}"])
+        raise ZoneConfigError(
+            [f"(top level): a mapping with `name` and `pods` is required, not {type(data).__name__}"]
+        )
     data = _prepare(data)
     problems = cross_field_problems(data.get("pods"))
     try:
@@ -91,7 +93,8 @@ def _prepare(data: Mapping[str, Any]) -> dict[str, Any]:
     pods = out.get("pods")
     if isinstance(pods, list):
         out["pods"] = [
-            {k: v for k, v in p.items() if k not in _IGNORED_POD_KEYS} if isinstance(p, Mapping) else p for p in pods
+            {k: v for k, v in p.items() if k not in _IGNORED_POD_KEYS} if isinstance(p, Mapping) else p
+            for p in pods
         ]
     return out
 
@@ -135,7 +138,9 @@ def _field_problems(error: ValidationError) -> list[str]:
             expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
             message = f"{value!r} is not allowed (one of: {expected})"
         elif kind in ("greater_than_equal", "less_than_equal", "int_parsing", "int_from_float"):
-            message = f"{value!r} is not allowed (a whole number from {rules.CLONES_MIN} to {rules.CLONES_MAX})"
+            message = (
+                f"{value!r} is not allowed (a whole number from {rules.CLONES_MIN} to {rules.CLONES_MAX})"
+            )
         elif kind == "too_short" and loc[-1] == "pods":
             message = "is empty (a zone needs at least one pod)"
         elif kind == "too_short" and loc[-1] == "containers":
@@ -145,9 +150,15 @@ def _field_problems(error: ValidationError) -> list[str]:
         elif kind == "string_too_short" and loc[-1] == "image":
             message = "is empty (an image name, e.g. `main` or `ghcr.io/org/tool:1.0`)"
         elif kind in ("string_type", "bool_type", "bool_parsing", "list_type", "model_type", "dict_type"):
-            wanted = {"string_type": "a string", "bool_type": "true or false", "bool_parsing": "true or false",
-                      "list_type": "a list", "model_type": "a mapping", "dict_type": "a mapping"}[kind]
-            if loc and loc[-2:-1] == ("env",) or (len(loc) > 1 and loc[-1] == "env"):
+            wanted = {
+                "string_type": "a string",
+                "bool_type": "true or false",
+                "bool_parsing": "true or false",
+                "list_type": "a list",
+                "model_type": "a mapping",
+                "dict_type": "a mapping",
+            }[kind]
+            if (loc and loc[-2:-1] == ("env",)) or (len(loc) > 1 and loc[-1] == "env"):
                 wanted += " (env is a map KEY: value, or a list of KEY: value or {name, value})"
             message = f"{value!r} is not allowed ({wanted})"
         else:

@@ -22,8 +22,8 @@ __all__ = [
     "MAX_PODS",
     "POD_NAME",
     "RESERVED_ENV",
-    "SECRET_PREFIX",
     "SECRET_KEY",
+    "SECRET_PREFIX",
     "ZONE_NAME",
     "NameRule",
 ]
@@ -47,7 +47,9 @@ class NameRule:
 
 ZONE_NAME = NameRule(r"[a-z0-9]{1,10}", 10, "1-10 characters of a-z and 0-9")
 POD_NAME = NameRule(
-    r"[a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?", 10, "1-10 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+    r"[a-z0-9]([-a-z0-9]{0,8}[a-z0-9])?",
+    10,
+    "1-10 characters of a-z, 0-9 and '-', not starting or ending with '-'",
 )
 CONTAINER_NAME = POD_NAME
 ENV_NAME = NameRule(

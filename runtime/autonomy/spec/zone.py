@@ -28,8 +28,11 @@ Size = Literal["regular", "big"]
 def _rule(rule: NameRule) -> AfterValidator:
     def check(value: str) -> str:
         if not rule.matches(value):
-            raise PydanticCustomError("name_rule", "{value} is not allowed ({allowed})",
-                                      {"value": repr(value), "allowed": rule.allowed})
+            raise PydanticCustomError(
+                "name_rule",
+                "{value} is not allowed ({allowed})",
+                {"value": repr(value), "allowed": rule.allowed},
+            )
         return value
 
     return AfterValidator(check)
@@ -45,21 +48,27 @@ def _cel(rule: NameRule, what: str) -> dict[str, Any]:
 PodName = Annotated[
     str,
     _rule(rules.POD_NAME),
-    Field(description=f"Name of the pod, unique in the zone: {rules.POD_NAME.allowed}. "
-          f"With several pods, one must be `{rules.MAIN_POD}`.",
-          json_schema_extra=_cel(rules.POD_NAME, "pod name")),
+    Field(
+        description=f"Name of the pod, unique in the zone: {rules.POD_NAME.allowed}. "
+        f"With several pods, one must be `{rules.MAIN_POD}`.",
+        json_schema_extra=_cel(rules.POD_NAME, "pod name"),
+    ),
 ]
 ContainerName = Annotated[
     str,
     _rule(rules.CONTAINER_NAME),
-    Field(description=f"Name of the container, unique in its pod: {rules.CONTAINER_NAME.allowed}.",
-          json_schema_extra=_cel(rules.CONTAINER_NAME, "container name")),
+    Field(
+        description=f"Name of the container, unique in its pod: {rules.CONTAINER_NAME.allowed}.",
+        json_schema_extra=_cel(rules.CONTAINER_NAME, "container name"),
+    ),
 ]
 EnvName = Annotated[
     str,
     _rule(rules.ENV_NAME),
-    Field(description=f"Name of the environment variable: {rules.ENV_NAME.allowed}.",
-          json_schema_extra=_cel(rules.ENV_NAME, "env name")),
+    Field(
+        description=f"Name of the environment variable: {rules.ENV_NAME.allowed}.",
+        json_schema_extra=_cel(rules.ENV_NAME, "env name"),
+    ),
 ]
 
 
@@ -82,20 +91,25 @@ class EnvVar(_Model):
         description="Value of the variable. `secrets.KEY` takes it from key KEY of the zone's Secret "
         "(`<zone>-secrets`, made from secrets.yaml).",
         json_schema_extra={
-            "x-kubernetes-validations": [{
-                "rule": f"!self.startsWith('{rules.SECRET_PREFIX}') || "
-                f"self.substring({len(rules.SECRET_PREFIX)}).matches('^{rules.SECRET_KEY.pattern}$')",
-                "message": f"a secret reference is secrets.KEY where KEY is {rules.SECRET_KEY.allowed}",
-            }]
+            "x-kubernetes-validations": [
+                {
+                    "rule": f"!self.startsWith('{rules.SECRET_PREFIX}') || "
+                    f"self.substring({len(rules.SECRET_PREFIX)}).matches('^{rules.SECRET_KEY.pattern}$')",
+                    "message": f"a secret reference is secrets.KEY where KEY is {rules.SECRET_KEY.allowed}",
+                }
+            ]
         },
     )
 
     @field_validator("value")
     @classmethod
     def _secret_key(cls, value: str) -> str:
-        if value.startswith(rules.SECRET_PREFIX) and not rules.SECRET_KEY.matches(value[len(rules.SECRET_PREFIX):]):
+        if value.startswith(rules.SECRET_PREFIX) and not rules.SECRET_KEY.matches(
+            value[len(rules.SECRET_PREFIX) :]
+        ):
             raise PydanticCustomError(
-                "secret_key", "{value} is not a valid secret reference (secrets.KEY where KEY is {allowed})",
+                "secret_key",
+                "{value} is not a valid secret reference (secrets.KEY where KEY is {allowed})",
                 {"value": repr(value), "allowed": rules.SECRET_KEY.allowed},
             )
         return value
@@ -104,7 +118,7 @@ class EnvVar(_Model):
     def secret_key(self) -> str | None:
         """The key of the zone's Secret this variable reads, or None for a plain value."""
         if self.value.startswith(rules.SECRET_PREFIX):
-            return self.value[len(rules.SECRET_PREFIX):]
+            return self.value[len(rules.SECRET_PREFIX) :]
         return None
 
 
@@ -164,15 +178,22 @@ class ContainerSpec(_Model):
         "maps, or a list of {name, value}.",
         json_schema_extra={
             "x-kubernetes-validations": [
-                {"rule": "self.all(e, self.exists_one(f, f.name == e.name))",
-                 "message": "env names must be unique in a container"},
-                {"rule": "self.all(e, !(e.name in " + _cel_list(sorted(rules.RESERVED_ENV)) + "))",
-                 "message": "env may not set " + ", ".join(sorted(rules.RESERVED_ENV)) + " (the operator sets them)"},
+                {
+                    "rule": "self.all(e, self.exists_one(f, f.name == e.name))",
+                    "message": "env names must be unique in a container",
+                },
+                {
+                    "rule": "self.all(e, !(e.name in " + _cel_list(sorted(rules.RESERVED_ENV)) + "))",
+                    "message": "env may not set "
+                    + ", ".join(sorted(rules.RESERVED_ENV))
+                    + " (the operator sets them)",
+                },
             ]
         },
     )
     args: list[Annotated[str, Field(max_length=rules.MAX_VALUE_LENGTH)]] = Field(
-        default_factory=list, max_length=rules.MAX_ARGS,
+        default_factory=list,
+        max_length=rules.MAX_ARGS,
         description="Arguments passed to the image's entrypoint.",
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] | None = Field(
@@ -210,17 +231,22 @@ class PodSpec(_Model):
         "big = 4 CPU and 2Gi (the Cluster may override the table).",
     )
     clones: int = Field(
-        default=1, ge=rules.CLONES_MIN, le=rules.CLONES_MAX,
+        default=1,
+        ge=rules.CLONES_MIN,
+        le=rules.CLONES_MAX,
         description=f"Number of identical copies of the pod ({rules.CLONES_MIN}-{rules.CLONES_MAX}); "
         "each clone is its own node.",
     )
     containers: list[ContainerSpec] = Field(
-        min_length=1, max_length=rules.MAX_CONTAINERS,
+        min_length=1,
+        max_length=rules.MAX_CONTAINERS,
         description="Containers of the pod, names unique in the pod.",
         json_schema_extra={
             "x-kubernetes-validations": [
-                {"rule": "self.all(c, self.exists_one(d, d.name == c.name))",
-                 "message": "container names must be unique in a pod"},
+                {
+                    "rule": "self.all(c, self.exists_one(d, d.name == c.name))",
+                    "message": "container names must be unique in a pod",
+                },
             ]
         },
     )
@@ -231,7 +257,8 @@ class PodSpec(_Model):
         container named `main`, else the first local-image container; None for tool-only pods."""
         local = [c for c in self.containers if c.is_local_image]
         named = [c for c in local if c.name == "main"]
-        return (named or local or [None])[0]
+        candidates = named or local
+        return candidates[0] if candidates else None
 
 
 def cross_field_problems(pods: Any) -> list[str]:
@@ -255,7 +282,9 @@ def cross_field_problems(pods: Any) -> list[str]:
         name = name_of(pod)
         if isinstance(name, str):
             if name in seen:
-                problems.append(f"pods[{i}].name: {name!r} is used by pods[{seen[name]}] too (pod names must be unique)")
+                problems.append(
+                    f"pods[{i}].name: {name!r} is used by pods[{seen[name]}] too (pod names must be unique)"
+                )
             else:
                 seen[name] = i
         containers_seen: dict[Any, int] = {}
@@ -265,7 +294,8 @@ def cross_field_problems(pods: Any) -> list[str]:
                 if cname in containers_seen:
                     problems.append(
                         f"pods[{i}].containers[{j}].name: {cname!r} is used by "
-                        f"pods[{i}].containers[{containers_seen[cname]}] too (container names must be unique in a pod)"
+                        f"pods[{i}].containers[{containers_seen[cname]}] too "
+                        "(container names must be unique in a pod)"
                     )
                 else:
                     containers_seen[cname] = j
@@ -277,7 +307,9 @@ def cross_field_problems(pods: Any) -> list[str]:
                     continue
                 where = f"pods[{i}].containers[{j}].env[{k}]"
                 if ename in env_seen:
-                    problems.append(f"{where}.name: {ename!r} is set twice (env names must be unique in a container)")
+                    problems.append(
+                        f"{where}.name: {ename!r} is set twice (env names must be unique in a container)"
+                    )
                 env_seen.add(ename)
                 if ename in rules.RESERVED_ENV:
                     problems.append(
@@ -287,7 +319,8 @@ def cross_field_problems(pods: Any) -> list[str]:
     names = [name_of(p) for p in pods]
     if len(pods) > 1 and rules.MAIN_POD not in names:
         problems.append(
-            f"pods: no pod is named {rules.MAIN_POD!r} (with several pods, name the entry-point pod {rules.MAIN_POD!r})"
+            f"pods: no pod is named {rules.MAIN_POD!r} "
+            f"(with several pods, name the entry-point pod {rules.MAIN_POD!r})"
         )
     return problems
 
@@ -299,14 +332,19 @@ class ZoneSpec(_Model):
         alias="name", description=f"Name of the zone: {rules.ZONE_NAME.allowed}."
     )
     pods: list[PodSpec] = Field(
-        min_length=1, max_length=rules.MAX_PODS,
+        min_length=1,
+        max_length=rules.MAX_PODS,
         description=f"Pods of the zone, names unique; with several pods, one must be `{rules.MAIN_POD}`.",
         json_schema_extra={
             "x-kubernetes-validations": [
-                {"rule": "self.all(p, self.exists_one(q, q.name == p.name))",
-                 "message": "pod names must be unique in a zone"},
-                {"rule": f"size(self) == 1 || self.exists(p, p.name == '{rules.MAIN_POD}')",
-                 "message": f"with several pods, one must be named {rules.MAIN_POD}"},
+                {
+                    "rule": "self.all(p, self.exists_one(q, q.name == p.name))",
+                    "message": "pod names must be unique in a zone",
+                },
+                {
+                    "rule": f"size(self) == 1 || self.exists(p, p.name == '{rules.MAIN_POD}')",
+                    "message": f"with several pods, one must be named {rules.MAIN_POD}",
+                },
             ]
         },
     )
