@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 EXAMPLE ?= examples/hello
 
-.PHONY: install run test test-unit lint typecheck protos bench clean
+.PHONY: install run test test-unit lint typecheck protos crds bench clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,9 @@ typecheck: install
 protos: install
 	$(BIN)/python -m grpc_tools.protoc -Iruntime --python_out=runtime --pyi_out=runtime \
 		--grpc_python_out=runtime runtime/autonomy/transport/protos/transport.proto
+
+crds: install
+	$(BIN)/python -m autonomy_operator.crdgen
 
 bench: install
 	$(BIN)/python bench/runtime_bench.py
