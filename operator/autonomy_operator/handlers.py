@@ -35,7 +35,7 @@ from autonomy_operator.reconcile import (
     spec_of,
     write_status,
 )
-from autonomy_operator.status import Acceptance, DeploymentState, compute_status
+from autonomy_operator.status import Acceptance, DeploymentState, compute_status, now
 
 __all__ = ["STATE", "OperatorState"]
 
@@ -56,6 +56,7 @@ class OperatorState:
         self.cluster_task: asyncio.Task[None] | None = None
         self.pending_status: set[tuple[str, str]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.reconciles = asyncio.Semaphore(20)
 
     def client(self) -> Kube:
         if self.kube is None:
@@ -71,7 +72,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     config = OperatorConfig.from_env()
     STATE.config = config
     settings.peering.standalone = True
-    settings.queueing.worker_limit = config.workers or None
+    # Not kopf's queueing.worker_limit: kopf holds every object's worker until its indexes are
+    # filled, so a limit below the number of indexed objects deadlocks a restart. Reconciles are
+    # limited by a semaphore instead.
+    STATE.reconciles = asyncio.Semaphore(max(config.workers, 1))
     settings.posting.level = logging.WARNING
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -146,6 +150,16 @@ def cluster_id(status: kopf.Status, patch: kopf.Patch, **_: Any) -> None:
     """Generate the cluster's id once; an id already there is never replaced."""
     if not status.get("clusterId"):
         patch.status["clusterId"] = uuid.uuid4().hex
+    if not status.get("conditions"):
+        patch.status["conditions"] = [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "IdAssigned",
+                "lastTransitionTime": now(),
+                "message": "the cluster has its id; zones can be reconciled",
+            }
+        ]
 
 
 @kopf.on.update(GROUP, VERSION, "clusters", field="spec")  # type: ignore[arg-type]
@@ -251,7 +265,10 @@ async def reconcile(
     )
     old_spec = (old or {}).get("spec") if reason == "update" else None
     try:
-        await reconcile_zone(kube, zone, cluster, indexed, autoscaled, old_spec, resume=reason == "resume")
+        async with STATE.reconciles:
+            await reconcile_zone(
+                kube, zone, cluster, indexed, autoscaled, old_spec, resume=reason == "resume"
+            )
     except SpecError as error:
         metrics.RECONCILES.labels("rejected").inc()
         kopf.warn(body, reason=error.reason, message=str(error))
