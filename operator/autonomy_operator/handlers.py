@@ -42,7 +42,8 @@ __all__ = ["STATE", "OperatorState"]
 GROUP, VERSION = "autonomy.computer", "v1alpha1"
 _OURS: dict[str, Any] = {MANAGED_BY_LABEL: MANAGED_BY, ZONE_LABEL: kopf.PRESENT}
 log = logging.getLogger("autonomy_operator")
-CLUSTER_GENERATION = f"{GROUP}/cluster-generation"
+# Not under "autonomy.computer/": kopf ignores annotations under its own storage prefix.
+CLUSTER_GENERATION = f"cluster.{GROUP}/generation"
 
 
 class OperatorState:
