@@ -59,10 +59,8 @@ class CommandFailed(subprocess.CalledProcessError):
     """A kubectl/helm call that failed; unlike its base, its message carries the command's stderr."""
 
     def __str__(self) -> str:
-        return (
-            f"`{' '.join(map(str, self.cmd))}` exited with {self.returncode}:\n"
-            f"{(self.stderr or '').strip()}\n{(self.output or '').strip()}"
-        ).strip()
+        return (f"`{' '.join(map(str, self.cmd))}` exited with {self.returncode}:\n"
+                f"{(self.stderr or '').strip()}\n{(self.output or '').strip()}").strip()
 
 
 @dataclass(frozen=True)
@@ -78,20 +76,17 @@ class KubernetesCluster:
     fake_nodes: tuple[str, ...] = field(default=())
     kubernetes_version: str = ""
 
-    def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
-    ) -> subprocess.CompletedProcess[str]:
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return self._run([self.kubectl_bin, *args], input=input, check=check, timeout=timeout)
 
     def helm(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return self._run([self.helm_bin, *args], input=None, check=check, timeout=timeout)
 
-    def _run(
-        self, argv: list[str], *, input: str | None, check: bool, timeout: float
-    ) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            argv, input=input, capture_output=True, text=True, env=self.env, timeout=timeout, check=False
-        )
+    def _run(self, argv: list[str], *, input: str | None, check: bool,
+             timeout: float) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(argv, input=input, capture_output=True, text=True, env=self.env,
+                                timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise CommandFailed(result.returncode, argv, result.stdout, result.stderr)
         return result
@@ -136,34 +131,21 @@ def _cluster_env(kubeconfig: Path) -> dict[str, str]:
 
 def _use_existing(kubeconfig: Path) -> KubernetesCluster:
     if not kubeconfig.is_file():
-        pytest.fail(
-            f"AUTONOMY_TEST_KUBECONFIG / KUBECONFIG points at {kubeconfig}, which does not exist",
-            pytrace=False,
-        )
+        pytest.fail(f"AUTONOMY_TEST_KUBECONFIG / KUBECONFIG points at {kubeconfig}, which does not exist",
+                    pytrace=False)
     kubectl = str(controlplane.find_kubectl())
     env = _cluster_env(kubeconfig)
-    view = subprocess.run(
-        [kubectl, "config", "view", "--minify", "-o", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    view = subprocess.run([kubectl, "config", "view", "--minify", "-o", "json"], capture_output=True,
+                          text=True, env=env, check=False)
     if view.returncode != 0:
         pytest.fail(f"cannot read {kubeconfig}: {view.stderr.strip()}", pytrace=False)
     server = json.loads(view.stdout)["clusters"][0]["cluster"]["server"]
-    cluster = KubernetesCluster(
-        kubeconfig=kubeconfig,
-        server=server,
-        env=env,
-        kubectl_bin=kubectl,
-        helm_bin=_helm_for_existing_cluster(),
-    )
+    cluster = KubernetesCluster(kubeconfig=kubeconfig, server=server, env=env, kubectl_bin=kubectl,
+                                helm_bin=_helm_for_existing_cluster())
     probe = cluster.kubectl("get", "--raw", "/readyz", check=False, timeout=30)
     if probe.returncode != 0:
-        pytest.fail(
-            f"the cluster of {kubeconfig} ({server}) is not ready: {probe.stderr.strip()}", pytrace=False
-        )
+        pytest.fail(f"the cluster of {kubeconfig} ({server}) is not ready: {probe.stderr.strip()}",
+                    pytrace=False)
     return cluster
 
 
@@ -187,9 +169,8 @@ def _binaries(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(scope="session")
-def k8s(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[KubernetesCluster]:
+def k8s(request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesCluster]:
     """A real Kubernetes API for the whole session: our own control plane, or an existing cluster."""
     existing = _existing_kubeconfig()
     if existing is not None:
@@ -197,9 +178,8 @@ def k8s(
         return
 
     binaries = _binaries(request)
-    plane = controlplane.ControlPlane(
-        workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries, nodes=FAKE_NODES
-    )
+    plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries,
+                                      nodes=FAKE_NODES)
     # Teardown also on the paths pytest's finalizers miss (sys.exit from a signal handler, say);
     # a SIGKILLed pytest is covered by the children's parent-death signal.
     atexit.register(plane.stop)
@@ -212,13 +192,9 @@ def k8s(
     versions = controlplane.read_versions()
     try:
         yield KubernetesCluster(
-            kubeconfig=plane.kubeconfig,
-            server=plane.server,
-            env=_cluster_env(plane.kubeconfig),
-            kubectl_bin=str(binaries.kubectl),
-            helm_bin=str(binaries.helm),
-            fake_nodes=tuple(plane.fake_nodes),
-            kubernetes_version=versions["K8S_VERSION"],
+            kubeconfig=plane.kubeconfig, server=plane.server, env=_cluster_env(plane.kubeconfig),
+            kubectl_bin=str(binaries.kubectl), helm_bin=str(binaries.helm),
+            fake_nodes=tuple(plane.fake_nodes), kubernetes_version=versions["K8S_VERSION"],
         )
     finally:
         plane.stop()

@@ -27,34 +27,22 @@ def widget_crd(k8s: KubernetesCluster) -> Iterator[str]:
             "group": group,
             "scope": "Namespaced",
             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "properties": {
-                                "spec": {
-                                    "type": "object",
-                                    "required": ["replicas", "maxReplicas"],
-                                    "properties": {
-                                        "replicas": {"type": "integer"},
-                                        "maxReplicas": {"type": "integer"},
-                                    },
-                                    "x-kubernetes-validations": [
-                                        {
-                                            "rule": "self.replicas <= self.maxReplicas",
-                                            "message": RULE_MESSAGE,
-                                        },
-                                    ],
-                                }
-                            },
-                        }
-                    },
-                }
-            ],
+            "versions": [{
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "properties": {"spec": {
+                        "type": "object",
+                        "required": ["replicas", "maxReplicas"],
+                        "properties": {"replicas": {"type": "integer"}, "maxReplicas": {"type": "integer"}},
+                        "x-kubernetes-validations": [
+                            {"rule": "self.replicas <= self.maxReplicas", "message": RULE_MESSAGE},
+                        ],
+                    }},
+                }},
+            }],
         },
     }
     k8s.kubectl("apply", "-f", "-", input=json.dumps(crd))
@@ -66,19 +54,16 @@ def widget_crd(k8s: KubernetesCluster) -> Iterator[str]:
 
 
 def widget(group: str, name: str, replicas: int, max_replicas: int) -> str:
-    return json.dumps(
-        {
-            "apiVersion": f"{group}/v1",
-            "kind": "Widget",
-            "metadata": {"name": name},
-            "spec": {"replicas": replicas, "maxReplicas": max_replicas},
-        }
-    )
+    return json.dumps({
+        "apiVersion": f"{group}/v1",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas, "maxReplicas": max_replicas},
+    })
 
 
-def test_crd_is_served_and_valid_resource_is_stored(
-    k8s: KubernetesCluster, namespace: str, widget_crd: str
-) -> None:
+def test_crd_is_served_and_valid_resource_is_stored(k8s: KubernetesCluster, namespace: str,
+                                                    widget_crd: str) -> None:
     k8s.kubectl("apply", "-n", namespace, "-f", "-", input=widget(widget_crd, "ok", 2, 3))
 
     got = k8s.kubectl("get", f"widgets.{widget_crd}", "ok", "-n", namespace, "-o", "json")
@@ -86,12 +71,10 @@ def test_crd_is_served_and_valid_resource_is_stored(
     assert stored["spec"] == {"replicas": 2, "maxReplicas": 3}
 
 
-def test_resource_violating_cel_rule_is_rejected_with_its_message(
-    k8s: KubernetesCluster, namespace: str, widget_crd: str
-) -> None:
-    result = k8s.kubectl(
-        "apply", "-n", namespace, "-f", "-", input=widget(widget_crd, "bad", 5, 3), check=False
-    )
+def test_resource_violating_cel_rule_is_rejected_with_its_message(k8s: KubernetesCluster, namespace: str,
+                                                                  widget_crd: str) -> None:
+    result = k8s.kubectl("apply", "-n", namespace, "-f", "-", input=widget(widget_crd, "bad", 5, 3),
+                         check=False)
 
     assert result.returncode != 0
     assert RULE_MESSAGE in result.stderr

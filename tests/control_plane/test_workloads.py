@@ -32,16 +32,12 @@ spec:
 
 def running_pods(k8s: KubernetesCluster, namespace: str, selector: str) -> list[dict[str, object]]:
     listing = json.loads(k8s.kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout)
-    return [
-        pod
-        for pod in listing["items"]
-        if pod["status"].get("phase") == "Running" and pod["status"].get("podIP")
-    ]
+    return [pod for pod in listing["items"]
+            if pod["status"].get("phase") == "Running" and pod["status"].get("podIP")]
 
 
-def test_deployment_of_three_replicas_becomes_three_running_pods(
-    k8s: KubernetesCluster, namespace: str
-) -> None:
+def test_deployment_of_three_replicas_becomes_three_running_pods(k8s: KubernetesCluster,
+                                                                 namespace: str) -> None:
     k8s.kubectl("apply", "-n", namespace, "-f", "-", input=DEPLOYMENT)
 
     deadline = time.monotonic() + 90
