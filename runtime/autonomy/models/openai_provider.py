@@ -1,0 +1,65 @@
+"""Chat over any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, LiteLLM, OpenRouter) with the `openai` SDK.
+
+Clients are shared per (base URL, key, timeouts): one connection pool per endpoint, not one per agent,
+because thousands of agents each holding a pool leak memory and sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import openai
+
+from autonomy.models.clients import shared_client
+from autonomy.models.types import ChatMessage, ModelDelta, ToolCallDelta, ToolSpec
+
+
+def client_for(base_url: str | None, api_key: str | None, request_timeout: float, connect_timeout: float) -> Any:
+    return shared_client(
+        (__name__, base_url, api_key, request_timeout, connect_timeout),
+        lambda: openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            max_retries=0,  # Model retries itself, with its own policy and throttle feedback
+            timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
+        ),
+    )
+
+
+async def open_stream(
+    client: Any, model: str, messages: list[ChatMessage], tools: list[ToolSpec] | None, options: dict[str, Any]
+) -> AsyncIterator[ModelDelta]:
+    """Start a streamed completion; errors of the request itself are raised here, before any delta."""
+    kwargs: dict[str, Any] = dict(options)
+    if tools:
+        kwargs["tools"] = tools
+    stream = await client.chat.completions.create(model=model, messages=messages, stream=True, **kwargs)
+    return _deltas(stream)
+
+
+async def _deltas(stream: Any) -> AsyncIterator[ModelDelta]:
+    async with stream:
+        async for chunk in stream:
+            if not chunk.choices:
+                continue
+            choice = chunk.choices[0]
+            delta = choice.delta
+            calls = [
+                ToolCallDelta(
+                    index=call.index if call.index is not None else i,
+                    id=call.id,
+                    name=call.function.name if call.function else None,
+                    arguments=(call.function.arguments or "") if call.function else "",
+                )
+                for i, call in enumerate(getattr(delta, "tool_calls", None) or [])
+            ]
+            yield ModelDelta(
+                text=getattr(delta, "content", None) or "", tool_calls=calls, finish_reason=choice.finish_reason
+            )
+
+
+async def embeddings(client: Any, model: str, texts: list[str]) -> list[list[float]]:
+    result = await client.embeddings.create(model=model, input=texts)
+    return [list(item.embedding) for item in result.data]
