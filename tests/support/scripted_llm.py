@@ -113,7 +113,10 @@ def build_app(script: Script) -> FastAPI:
             if reply.tool_calls:
                 message["tool_calls"] = _calls(reply)
             return {
-                "id": "chatcmpl-1", "object": "chat.completion", "created": created, "model": body.get("model"),
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": created,
+                "model": body.get("model"),
                 "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
@@ -121,8 +124,11 @@ def build_app(script: Script) -> FastAPI:
         async def events() -> AsyncIterator[str]:
             def chunk(delta: dict[str, Any], reason: str | None = None) -> str:
                 data = {
-                    "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": created,
-                    "model": body.get("model"), "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": body.get("model"),
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
                 }
                 return f"data: {json.dumps(data)}\n\n"
 
@@ -135,9 +141,14 @@ def build_app(script: Script) -> FastAPI:
             for call in _calls(reply):
                 arguments = call["function"]["arguments"]
                 half = len(arguments) // 2  # split the arguments, as real servers do
-                first = {**call, "function": {"name": call["function"]["name"], "arguments": arguments[:half]}}
+                first = {
+                    **call,
+                    "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
+                }
                 yield chunk({"tool_calls": [first]})
-                yield chunk({"tool_calls": [{"index": call["index"], "function": {"arguments": arguments[half:]}}]})
+                yield chunk(
+                    {"tool_calls": [{"index": call["index"], "function": {"arguments": arguments[half:]}}]}
+                )
             yield chunk({}, finish)
             yield "data: [DONE]\n\n"
 
@@ -151,7 +162,9 @@ class ScriptedLLM:
 
     def __init__(self) -> None:
         self.script = Script()
-        config = uvicorn.Config(build_app(self.script), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        config = uvicorn.Config(
+            build_app(self.script), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.port = 0

@@ -2,8 +2,9 @@
 
 Order of precedence, first match wins:
 1. arguments given to `Model(...)` (`provider=`, `base_url=`, `api_key=`);
-2. the model map: `AUTONOMY_MODELS` (inline JSON) or `AUTONOMY_MODELS_FILE` (a JSON or YAML file), mapping a
-   name or a glob (`"claude-*"`) to `{"provider": "openai"|"anthropic", "model"?, "base_url"?, "api_key_env"?}`;
+2. the model map: `AUTONOMY_MODELS` (inline JSON) or `AUTONOMY_MODELS_FILE` (a JSON or YAML file),
+   mapping a name or a glob (`"claude-*"`) to
+   `{"provider": "openai"|"anthropic", "model"?, "base_url"?, "api_key_env"?}`;
 3. `AUTONOMY_MODEL_PROVIDER` (`openai` or `anthropic`) for every model;
 4. the providers' own variables: a `claude*` name goes to Anthropic when `ANTHROPIC_API_KEY` or
    `ANTHROPIC_BASE_URL` is set; anything else goes to the OpenAI-compatible endpoint when `OPENAI_BASE_URL` or
@@ -75,7 +76,8 @@ def _load_map(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         return {}
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         raise ModelConfigurationError(
-            'the model map must be an object of name -> {"provider": ...}, e.g. {"gpt-*": {"provider": "openai"}}'
+            'the model map must be an object of name -> {"provider": ...}, '
+            'e.g. {"gpt-*": {"provider": "openai"}}'
         )
     return raw
 
@@ -122,7 +124,9 @@ def resolve(
         elif has_anthropic:
             chosen = "anthropic"
         else:
-            raise ModelConfigurationError(f"no model provider is configured for model {name!r}: {HOW_TO_CONFIGURE}")
+            raise ModelConfigurationError(
+                f"no model provider is configured for model {name!r}: {HOW_TO_CONFIGURE}"
+            )
 
     prefix = "OPENAI" if chosen == "openai" else "ANTHROPIC"
     base_url = base_url or env.get(f"{prefix}_BASE_URL") or None

@@ -104,7 +104,9 @@ class Model:
 
     def _client(self) -> Any:
         module = openai_provider if self.provider == "openai" else anthropic_provider
-        return module.client_for(self.config.base_url, self.config.api_key, self.request_timeout, self.connect_timeout)
+        return module.client_for(
+            self.config.base_url, self.config.api_key, self.request_timeout, self.connect_timeout
+        )
 
     def _get_throttle(self) -> Throttle | None:
         if self._throttle_args is not None and self._throttle is None:
@@ -131,7 +133,9 @@ class Model:
                 if not is_retryable(error) or attempt >= self.retry.max_attempts:
                     raise _wrap(error, self) from error
                 delay = self.retry.delay(attempt, retry_after_of(error))
-                logger.warning("model %s: %s, retry %d in %.1fs", self.original_name, _describe(error), attempt, delay)
+                logger.warning(
+                    "model %s: %s, retry %d in %.1fs", self.original_name, _describe(error), attempt, delay
+                )
                 await asyncio.sleep(delay)
 
     async def stream_chat(
@@ -150,7 +154,11 @@ class Model:
                 yield delta
 
     async def _bounded(
-        self, messages: list[ChatMessage], tools: list[ToolSpec] | None, options: dict[str, Any], deadline: float
+        self,
+        messages: list[ChatMessage],
+        tools: list[ToolSpec] | None,
+        options: dict[str, Any],
+        deadline: float,
     ) -> AsyncIterator[ModelDelta]:
         stream = await self._open(messages, tools, options)
         chunks = 0
@@ -159,7 +167,9 @@ class Model:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise ModelRequestError(f"model {self.original_name!r}: stream exceeded {self.stream_timeout}s")
+                    raise ModelRequestError(
+                        f"model {self.original_name!r}: stream exceeded {self.stream_timeout}s"
+                    )
                 try:
                     delta = await asyncio.wait_for(iterator.__anext__(), remaining)
                 except StopAsyncIteration:
@@ -174,7 +184,9 @@ class Model:
                     raise _wrap(error, self) from error
                 chunks += 1
                 if chunks > self.max_stream_chunks:
-                    logger.warning("model %s: stream cut at %d chunks", self.original_name, self.max_stream_chunks)
+                    logger.warning(
+                        "model %s: stream cut at %d chunks", self.original_name, self.max_stream_chunks
+                    )
                     return
                 yield delta
         finally:
@@ -192,7 +204,11 @@ class Model:
         return accumulator.response()
 
     async def complete_chat(
-        self, messages: list[ChatMessage], stream: bool = False, tools: list[ToolSpec] | None = None, **kwargs: Any
+        self,
+        messages: list[ChatMessage],
+        stream: bool = False,
+        tools: list[ToolSpec] | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Upstream's entry point: a `ModelResponse`, or with `stream=True` an async iterator of deltas."""
         if stream:

@@ -16,7 +16,9 @@ from autonomy.models.clients import shared_client
 from autonomy.models.types import ChatMessage, ModelDelta, ToolCallDelta, ToolSpec
 
 
-def client_for(base_url: str | None, api_key: str | None, request_timeout: float, connect_timeout: float) -> Any:
+def client_for(
+    base_url: str | None, api_key: str | None, request_timeout: float, connect_timeout: float
+) -> Any:
     return shared_client(
         (__name__, base_url, api_key, request_timeout, connect_timeout),
         lambda: openai.AsyncOpenAI(
@@ -29,7 +31,11 @@ def client_for(base_url: str | None, api_key: str | None, request_timeout: float
 
 
 async def open_stream(
-    client: Any, model: str, messages: list[ChatMessage], tools: list[ToolSpec] | None, options: dict[str, Any]
+    client: Any,
+    model: str,
+    messages: list[ChatMessage],
+    tools: list[ToolSpec] | None,
+    options: dict[str, Any],
 ) -> AsyncIterator[ModelDelta]:
     """Start a streamed completion; errors of the request itself are raised here, before any delta."""
     kwargs: dict[str, Any] = dict(options)
@@ -56,7 +62,9 @@ async def _deltas(stream: Any) -> AsyncIterator[ModelDelta]:
                 for i, call in enumerate(getattr(delta, "tool_calls", None) or [])
             ]
             yield ModelDelta(
-                text=getattr(delta, "content", None) or "", tool_calls=calls, finish_reason=choice.finish_reason
+                text=getattr(delta, "content", None) or "",
+                tool_calls=calls,
+                finish_reason=choice.finish_reason,
             )
 
 

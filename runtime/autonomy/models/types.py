@@ -12,7 +12,8 @@ from typing import Any
 
 #: An OpenAI-style chat message: {"role", "content", "tool_calls"?, "tool_call_id"?, "name"?}.
 ChatMessage = dict[str, Any]
-#: An OpenAI-style function tool spec: {"type": "function", "function": {"name", "description", "parameters"}}.
+#: An OpenAI-style function tool spec:
+#: {"type": "function", "function": {"name", "description", "parameters"}}.
 ToolSpec = dict[str, Any]
 
 
@@ -25,7 +26,11 @@ class ToolCall:
     arguments: str
 
     def to_openai(self) -> dict[str, Any]:
-        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
 
 
 @dataclass

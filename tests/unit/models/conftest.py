@@ -19,8 +19,13 @@ def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM
 
     llm_server.script.__init__()  # type: ignore[misc]  # a fresh script per test
     assert isinstance(llm_server.script, Script)
-    for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "AUTONOMY_MODELS", "AUTONOMY_MODELS_FILE",
-                "AUTONOMY_MODEL_PROVIDER"):
+    for var in (
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "AUTONOMY_MODELS",
+        "AUTONOMY_MODELS_FILE",
+        "AUTONOMY_MODEL_PROVIDER",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "test")

@@ -14,7 +14,11 @@ def test_nothing_configured_says_what_to_set() -> None:
 
 def test_openai_env_vars_select_openai() -> None:
     config = resolve("llama3", env={"OPENAI_BASE_URL": "http://localhost:11434/v1"})
-    assert (config.provider, config.base_url, config.model) == ("openai", "http://localhost:11434/v1", "llama3")
+    assert (config.provider, config.base_url, config.model) == (
+        "openai",
+        "http://localhost:11434/v1",
+        "llama3",
+    )
     assert config.api_key  # local servers need no key, the SDK gets a placeholder
 
 
@@ -48,16 +52,22 @@ def test_anthropic_without_key_is_explained() -> None:
 
 
 def test_messages_translate_to_anthropic_with_tool_pairs() -> None:
-    system, messages = to_anthropic([
-        {"role": "system", "content": "be brief"},
-        {"role": "user", "content": "add"},
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "t1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}},
-            {"id": "t2", "type": "function", "function": {"name": "add", "arguments": '{"a": 2}'}},
-        ]},
-        {"role": "tool", "tool_call_id": "t1", "content": "1"},
-        {"role": "tool", "tool_call_id": "t2", "content": "2"},
-    ])
+    system, messages = to_anthropic(
+        [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "add"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"id": "t1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1}'}},
+                    {"id": "t2", "type": "function", "function": {"name": "add", "arguments": '{"a": 2}'}},
+                ],
+            },
+            {"role": "tool", "tool_call_id": "t1", "content": "1"},
+            {"role": "tool", "tool_call_id": "t2", "content": "2"},
+        ]
+    )
     assert system == "be brief"
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
     assert messages[1]["content"][0] == {"type": "tool_use", "id": "t1", "name": "add", "input": {"a": 1}}
