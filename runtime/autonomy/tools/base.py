@@ -19,7 +19,7 @@ class InvokableTool(Protocol):
     def name(self) -> str: ...
 
     async def spec(self) -> dict[str, Any]:
-        """An OpenAI function tool spec: {"type": "function", "function": {"name", "description", "parameters"}}."""
+        """An OpenAI function spec: {"type": "function", "function": {name, description, parameters}}."""
         ...
 
     async def invoke(self, json_argument: str | None) -> str:
