@@ -1,0 +1,83 @@
+"""The node-independent heart of an agent: settings, memory, tools, and its conversations.
+
+`AgentCore.submit` routes a request to the conversation of its (scope, conversation) and returns at once,
+so one agent serves any number of conversations in parallel while each stays in order. The node-facing
+worker (`autonomy.agents.worker`) only decodes messages and calls this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from autonomy.agents.conversation import ASK_USER_TOOL, Conversation, Request
+from autonomy.agents.memory import Memory
+from autonomy.agents.settings import AgentSettings
+from autonomy.tools.base import ToolFactory
+from autonomy.tools.function import Tool
+from autonomy.tools.time_tools import time_tools
+
+logger = logging.getLogger("autonomy.agent")
+
+
+def ask_user_for_input(question: str) -> str:
+    """Ask the user a question and wait for the answer (the conversation pauses until they reply).
+
+    Args:
+        question: the question for the user
+    """
+    return question  # never run: the conversation intercepts this call and pauses
+
+
+class AgentCore:
+    def __init__(self, settings: AgentSettings, memory: Memory) -> None:
+        settings.check()
+        self.settings = settings
+        self.memory = memory
+        self.conversations: dict[tuple[str, str], Conversation] = {}
+        # Shared tools are built once per agent; factories make per-conversation tools.
+        shared: list[Any] = [*time_tools()]
+        if settings.enable_ask_for_user_input:
+            shared.append(Tool(ask_user_for_input, name=ASK_USER_TOOL))
+        self._shared = shared
+        self._extra_tools: list[Any] = []  # added by the agent layer (subagent tools)
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    def add_tools(self, tools: list[Any]) -> None:
+        self._extra_tools.extend(tools)
+
+    async def tools_for(self, scope: str, conversation: str) -> list[Any]:
+        tools: list[Any] = []
+        for item in [*self.settings.tools, *self._extra_tools]:
+            if isinstance(item, ToolFactory) and not hasattr(item, "invoke"):
+                made = item.create_tools(scope, conversation, self.name)
+                tools.extend(await made if asyncio.iscoroutine(made) else made)
+            else:
+                tools.append(item)
+        tools.extend(self._shared)
+        return tools
+
+    def conversation(self, scope: str, conversation: str) -> Conversation:
+        key = (scope, conversation)
+        state = self.conversations.get(key)
+        if state is None:
+            state = self.conversations[key] = Conversation(self, scope, conversation)
+        return state
+
+    def submit(self, scope: str, conversation: str, request: Request) -> bool:
+        """Queue a request; False when that conversation already has too many requests waiting."""
+        return self.conversation(scope, conversation).submit(request)
+
+    async def conversation_state(self, scope: str, conversation: str) -> dict[str, Any]:
+        return await self.conversation(scope, conversation).describe()
+
+    def worker_keys(self) -> list[str]:
+        return [f"{self.name}/{s}/{c}" for s, c in self.conversations]
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(c.stop() for c in self.conversations.values()))
+        self.conversations.clear()
