@@ -8,7 +8,8 @@ _TIME = "To know the current date or time, call get_current_time_utc or get_curr
 _FILES = (
     "You have a private filesystem (tools list_directory, read_file, write_file, edit_file, find_files, "
     "search_in_files, ...). Paths start at '/'. Keep long-term notes there: /memory.md for facts worth "
-    "remembering, /plans/ for plans, /notes/ for findings, /tasks.md for a task list. Read them before long work."
+    "remembering, /plans/ for plans, /notes/ for findings, /tasks.md for a task list. "
+    "Read them before long work."
 )
 _ASK = (
     "When you need information only the user has, call ask_user_for_input(question); the conversation pauses "

@@ -111,7 +111,8 @@ class PostgresStore:
                 "scope TEXT NOT NULL, conversation TEXT NOT NULL, message TEXT NOT NULL)"
             )
             self._connection.execute(
-                "CREATE INDEX IF NOT EXISTS conversation_thread ON conversation (tenant_id, scope, conversation, id)"
+                "CREATE INDEX IF NOT EXISTS conversation_thread "
+                "ON conversation (tenant_id, scope, conversation, id)"
             )
 
     def _run(self, sql: str, args: Any = (), many: bool = False) -> list[tuple[Any, ...]]:
