@@ -170,13 +170,14 @@ class GrpcTransport:
         try:
             first = await asyncio.wait_for(context.read(), self.settings.handshake_timeout)
         except Exception as error:
+            problem = f"no valid hello ({error or 'timeout'})"
+        else:
+            problem = "" if first is not grpc.aio.EOF and first.HasField("hello") else "first frame is not a hello"
+        if problem:
+            # Garbage or silence: drop this stream, tell the caller why, and carry on serving the zone.
             self.stats.links_rejected += 1
-            logger.warning("closing stream from %s: no valid hello (%s)", peer_address, error)
-            return
-        if first is grpc.aio.EOF or not first.HasField("hello"):
-            self.stats.links_rejected += 1
-            logger.warning("closing stream from %s: first frame is not a hello", peer_address)
-            return
+            logger.warning("closing stream from %s: %s", peer_address, problem)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         hello = first.hello
         reason = self._check_hello(hello)
         if reason is None and self._stopping:
