@@ -119,13 +119,16 @@ class Node:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     @staticmethod
-    def start(main: MainFunction | None = None, name: str | None = None,
-              http_server: NodeHttpServer | bool | None = None, wait_until_interrupted: bool = True,
-              **options: Any) -> None:
+    def start(main: MainFunction | None = None, name: str | None = None, ticket: str | None = None,
+              allow: str | None = None, http_server: NodeHttpServer | bool | None = None,
+              wait_until_interrupted: bool = True, cache_secure_channels: bool = False,
+              use_local_db: bool = False, **options: Any) -> None:
         """Run a node until interrupted (blocking), calling `main(node)` once it is up.
 
         As upstream: with `main=None` the node just serves (a runner pod's whole program is
         `Node.start()`); AUTONOMY_WAIT_UNTIL_INTERRUPTED=0 makes it stop when `main` returns.
+        `ticket`, `allow`, `cache_secure_channels` and `use_local_db` are accepted for upstream apps and
+        have nothing to do here: peers are admitted by the zone handshake and links are always reused.
         """
         env_wait = os.environ.get("AUTONOMY_WAIT_UNTIL_INTERRUPTED")
         if env_wait is not None:
