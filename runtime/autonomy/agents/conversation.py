@@ -93,9 +93,7 @@ class Conversation:
             self._interrupting = True
             self._run.cancel()
         if self._drain is None or self._drain.done():
-            self._drain = asyncio.create_task(
-                self._drain_queue(), name=f"agent:{self.agent.name}:{self.conversation}"
-            )
+            self._drain = asyncio.create_task(self._drain_queue(), name=f"agent:{self.agent.name}:{self.conversation}")
         return True
 
     async def stop(self) -> None:
@@ -122,9 +120,7 @@ class Conversation:
                     run.cancel()  # the agent is stopping
                     raise
                 # interrupted before the run could catch it: the caller still gets its answer
-                await _quietly(
-                    request.reply({"type": "error", "code": "interrupted", "message": INTERRUPTED_TEXT})
-                )
+                await _quietly(request.reply({"type": "error", "code": "interrupted", "message": INTERRUPTED_TEXT}))
             except Exception:
                 logger.exception("agent %s: run failed", self.agent.name)
         self._run = None
@@ -139,9 +135,7 @@ class Conversation:
             try:
                 spec = await tool.spec()
             except Exception as error:  # an unreachable MCP server must not take the agent down
-                logger.warning(
-                    "agent %s: tool %r unavailable: %s", self.agent.name, getattr(tool, "name", tool), error
-                )
+                logger.warning("agent %s: tool %r unavailable: %s", self.agent.name, getattr(tool, "name", tool), error)
                 continue
             by_name[spec["function"]["name"]] = tool
             specs.append(spec)
@@ -194,9 +188,7 @@ class Conversation:
         except Exception as error:
             self.state = State.DONE
             logger.exception("agent %s: run failed", self.agent.name)
-            await request.reply(
-                {"type": "error", "code": "agent", "message": f"{type(error).__name__}: {error}"}
-            )
+            await request.reply({"type": "error", "code": "agent", "message": f"{type(error).__name__}: {error}"})
             return
         await finish()
 
@@ -220,9 +212,7 @@ class Conversation:
 
         async def stop_with(text: str) -> None:
             for call_id, name in list(unanswered.items()):
-                await memory.add_message(
-                    self.scope, self.conversation, tool_result(call_id, name, f"Not run: {text}")
-                )
+                await memory.add_message(self.scope, self.conversation, tool_result(call_id, name, f"Not run: {text}"))
             unanswered.clear()
             self.state = State.DONE
             await record(assistant(text))
@@ -268,13 +258,9 @@ class Conversation:
                         result = await self._invoke(call)
                         del unanswered[call.id]
                         await record(tool_result(call.id, call.function.name, result))
-                await stop_with(
-                    f"Stopped: reached max_iterations ({settings.max_iterations}) for this request."
-                )
+                await stop_with(f"Stopped: reached max_iterations ({settings.max_iterations}) for this request.")
         except TimeoutError:
-            await stop_with(
-                f"Stopped: reached max_execution_time ({settings.max_execution_time}s) for this request."
-            )
+            await stop_with(f"Stopped: reached max_execution_time ({settings.max_execution_time}s) for this request.")
         except asyncio.CancelledError:
             if not self._interrupting:
                 raise
@@ -293,12 +279,8 @@ class Conversation:
         # Other calls of the same turn are answered now, so the pair structure stays valid for every provider.
         for call_id, name in list(unanswered.items()):
             if call_id != call.id:
-                text = (
-                    "Not run: the conversation paused to ask the user first; call it again if still needed."
-                )
-                await self.agent.memory.add_message(
-                    self.scope, self.conversation, tool_result(call_id, name, text)
-                )
+                text = "Not run: the conversation paused to ask the user first; call it again if still needed."
+                await self.agent.memory.add_message(self.scope, self.conversation, tool_result(call_id, name, text))
         unanswered.clear()
         self.pending_input = call
         self.state = State.WAITING_FOR_INPUT

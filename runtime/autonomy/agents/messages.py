@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 import pydantic
+
 from autonomy.models.types import ChatMessage
 
 
@@ -83,9 +84,7 @@ def user(text: str) -> ConversationMessage:
 def assistant(
     text: str = "", tool_calls: list[ToolCallMessage] | None = None, phase: Phase = Phase.EXECUTING
 ) -> ConversationMessage:
-    return ConversationMessage(
-        role="assistant", content=TextContent(text=text), tool_calls=tool_calls, phase=phase
-    )
+    return ConversationMessage(role="assistant", content=TextContent(text=text), tool_calls=tool_calls, phase=phase)
 
 
 def tool_result(call_id: str, name: str, text: str) -> ConversationMessage:

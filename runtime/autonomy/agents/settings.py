@@ -29,9 +29,7 @@ class AgentSettings:
 
     def check(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise ValueError(
-                f"Agent name {self.name!r}: use 1-200 characters of letters, digits, '_' and '-'"
-            )
+            raise ValueError(f"Agent name {self.name!r}: use 1-200 characters of letters, digits, '_' and '-'")
         if not isinstance(self.instructions, str):
             raise TypeError("Agent instructions must be a string (the system prompt)")
         if not isinstance(self.max_iterations, int) or self.max_iterations < 1:
@@ -41,6 +39,4 @@ class AgentSettings:
                 f"max_execution_time must be a positive number of seconds, not {self.max_execution_time!r}"
             )
         if not isinstance(self.model, Model):
-            raise TypeError(
-                f"model must be a Model, e.g. Model('gpt-4o-mini'), not {type(self.model).__name__}"
-            )
+            raise TypeError(f"model must be a Model, e.g. Model('gpt-4o-mini'), not {type(self.model).__name__}")

@@ -25,13 +25,9 @@ CREATE INDEX IF NOT EXISTS conversation_thread ON conversation (tenant_id, scope
 
 
 class Store(Protocol):
-    async def append(
-        self, tenant: str, scope: str, conversation: str, messages: list[dict[str, Any]]
-    ) -> None: ...
+    async def append(self, tenant: str, scope: str, conversation: str, messages: list[dict[str, Any]]) -> None: ...
 
-    async def load(
-        self, tenant: str, scope: str, conversation: str, last: int | None
-    ) -> list[dict[str, Any]]:
+    async def load(self, tenant: str, scope: str, conversation: str, last: int | None) -> list[dict[str, Any]]:
         """The conversation's messages, oldest first; only the `last` N when given."""
         ...
 
@@ -56,23 +52,17 @@ class SqliteStore:
                 return []
             return self._connection.execute(sql, rows).fetchall()
 
-    async def append(
-        self, tenant: str, scope: str, conversation: str, messages: list[dict[str, Any]]
-    ) -> None:
+    async def append(self, tenant: str, scope: str, conversation: str, messages: list[dict[str, Any]]) -> None:
         rows = [(tenant, scope, conversation, json.dumps(m)) for m in messages]
         sql = "INSERT INTO conversation (tenant_id, scope, conversation, message) VALUES (?, ?, ?, ?)"
         await asyncio.to_thread(self._run, sql, rows)
 
-    async def load(
-        self, tenant: str, scope: str, conversation: str, last: int | None
-    ) -> list[dict[str, Any]]:
+    async def load(self, tenant: str, scope: str, conversation: str, last: int | None) -> list[dict[str, Any]]:
         sql = (
             "SELECT message FROM conversation WHERE tenant_id = ? AND scope = ? AND conversation = ? "
             "ORDER BY id DESC LIMIT ?"
         )
-        rows = await asyncio.to_thread(
-            self._run, sql, (tenant, scope, conversation, -1 if last is None else last)
-        )
+        rows = await asyncio.to_thread(self._run, sql, (tenant, scope, conversation, -1 if last is None else last))
         return [json.loads(r[0]) for r in reversed(rows)]
 
     async def conversations(self, tenant: str, scope: str | None) -> list[tuple[str, str]]:
@@ -111,8 +101,7 @@ class PostgresStore:
                 "scope TEXT NOT NULL, conversation TEXT NOT NULL, message TEXT NOT NULL)"
             )
             self._connection.execute(
-                "CREATE INDEX IF NOT EXISTS conversation_thread "
-                "ON conversation (tenant_id, scope, conversation, id)"
+                "CREATE INDEX IF NOT EXISTS conversation_thread ON conversation (tenant_id, scope, conversation, id)"
             )
 
     def _run(self, sql: str, args: Any = (), many: bool = False) -> list[tuple[Any, ...]]:
@@ -123,16 +112,12 @@ class PostgresStore:
             cursor.execute(sql, args)
             return list(cursor.fetchall()) if cursor.description else []
 
-    async def append(
-        self, tenant: str, scope: str, conversation: str, messages: list[dict[str, Any]]
-    ) -> None:
+    async def append(self, tenant: str, scope: str, conversation: str, messages: list[dict[str, Any]]) -> None:
         rows = [(tenant, scope, conversation, json.dumps(m)) for m in messages]
         sql = "INSERT INTO conversation (tenant_id, scope, conversation, message) VALUES (%s, %s, %s, %s)"
         await asyncio.to_thread(self._run, sql, rows, True)
 
-    async def load(
-        self, tenant: str, scope: str, conversation: str, last: int | None
-    ) -> list[dict[str, Any]]:
+    async def load(self, tenant: str, scope: str, conversation: str, last: int | None) -> list[dict[str, Any]]:
         sql = (
             "SELECT message FROM conversation WHERE tenant_id = %s AND scope = %s AND conversation = %s "
             "ORDER BY id DESC LIMIT %s"

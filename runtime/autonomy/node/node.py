@@ -95,6 +95,8 @@ class Node:
         self._started = False
         #: Agents started on this node, by name (filled by the agents layer; read by `/agents`).
         self.agents: dict[str, Any] = {}
+        #: MCP servers this node calls, by name (`Node.start(mcp_clients=[...])`).
+        self.mcp_clients: dict[str, Any] = {}
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -175,15 +177,23 @@ class Node:
                     http_server: NodeHttpServer | bool | None = None, **overrides: Any) -> AsyncIterator[Node]:
         """Start a node in the running event loop and stop it on exit (for embedding and tests)."""
         settings = settings or NodeSettings.from_environment(name=name)
+        # The agents layer's MCP server and clients (duck-typed: this layer sits below agents).
+        mcp_server = overrides.pop("mcp_server", None)
+        mcp_clients = overrides.pop("mcp_clients", None) or []
         for key, value in overrides.items():
             if not hasattr(settings, key):
                 raise TypeError(f"unknown node option {key!r}")
             setattr(settings, key, value)
         node = cls(settings, http_server=http_server)
+        node.mcp_clients = {client.name: client for client in mcp_clients}
         await node._start()
         try:
+            if mcp_server is not None:
+                await mcp_server.start(node)
             yield node
         finally:
+            if mcp_server is not None:
+                await mcp_server.stop()
             await node.stop()
 
     def _make_discovery(self) -> Discovery:

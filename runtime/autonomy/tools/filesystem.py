@@ -79,9 +79,7 @@ class Filesystem:
         if not old_string or count == 0:
             raise ValueError(f"old_string not found in {path!r}")
         if count > 1 and not replace_all:
-            raise ValueError(
-                f"old_string occurs {count} times in {path!r}: make it unique or set replace_all"
-            )
+            raise ValueError(f"old_string occurs {count} times in {path!r}: make it unique or set replace_all")
         file.write_text(text.replace(old_string, new_string, -1 if replace_all else 1), encoding="utf-8")
         return f"replaced {count if replace_all else 1} occurrence(s) in {self._show(file)}"
 

@@ -83,9 +83,7 @@ def _schema_for(annotation: Any) -> tuple[Any, dict[str, Any]]:
 class Tool:
     """A Python function (sync or async) as a tool. Also usable as a decorator: `@Tool`."""
 
-    def __init__(
-        self, fn: Callable[..., Any], name: str | None = None, description: str | None = None
-    ) -> None:
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, description: str | None = None) -> None:
         if not callable(fn):
             raise TypeError(f"Tool(fn): fn must be a function, got {type(fn).__name__}")
         self.fn = fn
@@ -136,6 +134,13 @@ class Tool:
     @property
     def name(self) -> str:
         return self._name
+
+    # The argument model is a class built at run time: ship the function and rebuild it on arrival.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"fn": self.fn, "name": self._name, "description": self.description}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["fn"], state["name"], state["description"])  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)

@@ -36,9 +36,7 @@ class McpClient:
         if not name or not isinstance(name, str):
             raise ValueError("McpClient(name=...): give the server a name, e.g. 'brave_search'")
         if not isinstance(address, str) or not address.startswith(("http://", "https://")):
-            raise ValueError(
-                f"McpClient(address={address!r}): use an http(s) URL, e.g. http://localhost:8001/sse"
-            )
+            raise ValueError(f"McpClient(address={address!r}): use an http(s) URL, e.g. http://localhost:8001/sse")
         if transport is None:
             transport = "sse" if address.rstrip("/").endswith("/sse") else "streamable_http"
         if transport not in ("sse", "streamable_http"):
@@ -49,9 +47,7 @@ class McpClient:
         self.headers = headers
         self.timeout = timeout
         self._specs: dict[str, dict[str, Any]] | None = None
-        _REGISTRY[name] = (
-            self  # McpTool("name", ...) finds it by name, as upstream's Node(mcp_clients=...) did
-        )
+        _REGISTRY[name] = self  # McpTool("name", ...) finds it by name, as upstream's Node(mcp_clients=...) did
 
     def __repr__(self) -> str:
         return f"McpClient({self.name!r}, {self.address!r})"

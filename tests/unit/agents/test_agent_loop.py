@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+from support.scripted_llm import Reply, ScriptedLLM
+
 from autonomy.agents.conversation import INTERRUPTED_TEXT, Request
 from autonomy.agents.core import AgentCore
 from autonomy.agents.memory import Memory
@@ -14,7 +16,6 @@ from autonomy.agents.messages import user
 from autonomy.agents.settings import AgentSettings
 from autonomy.models import Model
 from autonomy.tools import Tool
-from support.scripted_llm import Reply, ScriptedLLM
 
 
 def add(a: int, b: int) -> int:
@@ -24,15 +25,11 @@ def add(a: int, b: int) -> int:
 
 def make_agent(**overrides: Any) -> AgentCore:
     overrides.setdefault("tools", [Tool(add)])
-    settings = AgentSettings(
-        name="henry", instructions="You are Henry.", model=Model("gpt-test"), **overrides
-    )
+    settings = AgentSettings(name="henry", instructions="You are Henry.", model=Model("gpt-test"), **overrides)
     return AgentCore(settings, Memory("henry"))
 
 
-async def ask(
-    agent: AgentCore, text: str, conversation: str = "c1", stream: bool = False
-) -> list[dict[str, Any]]:
+async def ask(agent: AgentCore, text: str, conversation: str = "c1", stream: bool = False) -> list[dict[str, Any]]:
     frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     assert agent.submit("", conversation, Request([user(text)], frames.put, stream=stream))
     collected = []
@@ -56,9 +53,7 @@ async def test_multi_step_tool_calling(llm: ScriptedLLM) -> None:
     assert messages[0]["tool_calls"][0]["function"]["name"] == "add"
     # the model saw the system prompt, the tools, and the tool results paired with their calls
     last = llm.script.requests[-1]
-    assert last["messages"][0]["role"] == "system" and last["messages"][0]["content"].startswith(
-        "You are Henry."
-    )
+    assert last["messages"][0]["role"] == "system" and last["messages"][0]["content"].startswith("You are Henry.")
     assert {t["function"]["name"] for t in last["tools"]} >= {
         "add",
         "get_current_time_utc",

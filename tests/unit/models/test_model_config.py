@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from autonomy.models import ModelConfigurationError, resolve
 from autonomy.models.anthropic_provider import to_anthropic
 

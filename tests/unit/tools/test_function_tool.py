@@ -4,6 +4,7 @@ import asyncio
 import json
 
 import pytest
+
 from autonomy.tools import Tool, time_tools
 
 

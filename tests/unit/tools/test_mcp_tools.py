@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from autonomy.tools import McpClient, McpTool
 from support.processes import free_port, start_python, stop, wait_for_port
+
+from autonomy.tools import McpClient, McpTool
 
 
 @pytest.fixture(scope="module", params=["sse", "streamable-http"])
