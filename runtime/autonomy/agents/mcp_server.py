@@ -39,12 +39,7 @@ class _AgentsMcp(MCPServer):
         for name, description in exposed.items():
             if name in self._served:
                 continue
-            reference = AgentReference(name, self.node, description)
-
-            async def ask(prompt: str, _reference: AgentReference = reference) -> str:
-                reply = await _reference.send(prompt)
-                return reply[-1].text if reply else ""
-
+            ask = _asker(AgentReference(name, self.node, description))
             self.add_tool(ask, name=name, description=description)
             self._served.add(name)
 
@@ -55,6 +50,14 @@ class _AgentsMcp(MCPServer):
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         self._sync()
         return await super().call_tool(name, arguments, context)
+
+
+def _asker(reference: AgentReference) -> Any:
+    async def ask(prompt: str) -> str:
+        reply = await reference.send(prompt)
+        return reply[-1].text if reply else ""
+
+    return ask
 
 
 class _QuietServer(uvicorn.Server):
