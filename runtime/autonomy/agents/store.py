@@ -67,7 +67,8 @@ class SqliteStore:
 
     async def conversations(self, tenant: str, scope: str | None) -> list[tuple[str, str]]:
         if scope is None:
-            sql, args = "SELECT DISTINCT scope, conversation FROM conversation WHERE tenant_id = ?", (tenant,)
+            sql = "SELECT DISTINCT scope, conversation FROM conversation WHERE tenant_id = ?"
+            args: tuple[str, ...] = (tenant,)
         else:
             sql = "SELECT DISTINCT scope, conversation FROM conversation WHERE tenant_id = ? AND scope = ?"
             args = (tenant, scope)

@@ -18,7 +18,7 @@ from typing import Any
 from autonomy.agents.reference import AgentReference
 from autonomy.agents.settings import AgentSettings
 from autonomy.agents.worker import AgentWorker, build_core
-from autonomy.models.model import Model
+from autonomy.models.model import DEFAULT_MODEL, Model
 from autonomy.names import random_hex
 from autonomy.node import Zone
 from autonomy.tools.function import Tool
@@ -63,7 +63,7 @@ class SubagentManager:
         self.running: dict[str, Running] = {}
 
     def _config(self, role: str) -> dict[str, Any]:
-        config = self.tools.subagents.get(role)
+        config: dict[str, Any] | None = self.tools.subagents.get(role)
         if config is None:
             raise ValueError(f"unknown subagent role {role!r}; roles: {', '.join(self.tools.subagents)}")
         return config
@@ -74,7 +74,7 @@ class SubagentManager:
         settings = AgentSettings(
             name=f"{self.tools.parent}__subagent__{role}__{random_hex(6)}",
             instructions=config["instructions"],
-            model=model if isinstance(model, Model) else self.tools.parent_model,
+            model=model if isinstance(model, Model) else self.tools.parent_model or Model(DEFAULT_MODEL),
             tools=list(config.get("tools") or []),
             **{k: config[k] for k in _SETTING_KEYS if k in config},
         )

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
-import httpx
 
 from autonomy.models.clients import shared_client
 from autonomy.models.types import ChatMessage, ModelDelta, ToolCallDelta, ToolSpec
@@ -30,7 +29,7 @@ def client_for(
             base_url=base_url,
             api_key=api_key,
             max_retries=0,
-            timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
+            timeout=anthropic.Timeout(request_timeout, connect=connect_timeout),
         ),
     )
 

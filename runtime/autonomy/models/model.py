@@ -122,7 +122,9 @@ class Model:
         while True:
             attempt += 1
             try:
-                stream = await module.open_stream(self._client(), self.config.model, messages, tools, options)
+                stream: AsyncIterator[ModelDelta] = await module.open_stream(
+                    self._client(), self.config.model, messages, tools, options
+                )
                 if throttle is not None:
                     throttle.on_success()
                 return stream

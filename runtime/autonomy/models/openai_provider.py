@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import openai
 
 from autonomy.models.clients import shared_client
@@ -25,7 +24,7 @@ def client_for(
             base_url=base_url,
             api_key=api_key,
             max_retries=0,  # Model retries itself, with its own policy and throttle feedback
-            timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
+            timeout=openai.Timeout(request_timeout, connect=connect_timeout),
         ),
     )
 

@@ -20,8 +20,8 @@ class RetryPolicy:
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `attempt` (1-based)."""
         if retry_after is not None and retry_after >= 0:
-            return min(retry_after, self.max_delay)
-        base = min(self.max_delay, self.initial_delay * (2 ** (attempt - 1)))
+            return float(min(retry_after, self.max_delay))
+        base: float = min(self.max_delay, self.initial_delay * 2.0 ** (attempt - 1))
         return base * (0.5 + random.random() / 2)  # jitter so a fan-out does not retry in lockstep
 
 

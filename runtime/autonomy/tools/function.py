@@ -87,7 +87,7 @@ class Tool:
         if not callable(fn):
             raise TypeError(f"Tool(fn): fn must be a function, got {type(fn).__name__}")
         self.fn = fn
-        self._name = name or getattr(fn, "__name__", "")
+        self._name: str = name or str(getattr(fn, "__name__", ""))
         if not _NAME.match(self._name):
             raise ValueError(
                 f"tool name {self._name!r} must match ^[a-z0-9_-]+$ (lowercase, digits, '_' or '-'): "

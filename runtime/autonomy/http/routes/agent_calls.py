@@ -135,7 +135,7 @@ async def call_agent(
         return JSONResponse([m.to_json() for m in reply])
 
     _in_flight.count += 1
-    parts = reference.send_stream(body.message, body.scope, body.conversation, timeout=timeout)
+    parts: Any = reference.send_stream(body.message, body.scope, body.conversation, timeout=timeout)
     try:
         first = await parts.__anext__()  # errors before the first part still get a proper status
     except StopAsyncIteration:
