@@ -189,3 +189,36 @@ async def test_model_failure_is_a_clear_502(http: httpx.AsyncClient, script: Any
     script.default = Reply(status=401)
     response = await http.post("/agents/henry", json={"message": "hi", "conversation": "err"})
     assert response.status_code == 502 and "OPENAI_API_KEY" in response.json()["detail"]
+
+
+async def test_overload_answers_503_with_retry_after(llm: ScriptedLLM, script: Any, tmp_path: Path) -> None:
+    env = {
+        "OPENAI_BASE_URL": llm.base_url,
+        "OPENAI_API_KEY": "test",
+        "AUTONOMY_DISCOVERY": "none",
+        "AGENT_SPECS": json.dumps([{"name": "busy", "instructions": "x"}]),
+        "AUTONOMY_MAX_AGENT_REQUESTS": "3",
+    }
+    node = NodeProcess("busy-node", "main-pod", tmp_path, extra_env=env, script=AGENT_MAIN).start()
+    try:
+        script.default = Reply(text="done", delay=1.5)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=30) as client:
+            calls = [
+                client.post(
+                    "/agents/busy" + ("?stream=true" if i % 2 else ""), json={"message": "hi", "conversation": f"{i}"}
+                )
+                for i in range(8)
+            ]
+            responses = await asyncio.gather(*calls)
+            statuses = sorted(r.status_code for r in responses)
+            assert statuses.count(200) == 3 and statuses.count(503) == 5
+            refused = next(r for r in responses if r.status_code == 503)
+            assert refused.headers["retry-after"] == "1" and "in flight" in refused.json()["detail"]
+            # the slots come back once the requests are done, streamed ones included
+            script.default = Reply(text="again")
+            again = await asyncio.gather(*(client.post("/agents/busy", json={"message": "hi"}) for _ in range(3)))
+            assert [r.status_code for r in again] == [200, 200, 200]
+    finally:
+        node.terminate()
+        if node.process is not None and node.process.stdout is not None:
+            node.process.stdout.close()

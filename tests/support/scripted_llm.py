@@ -146,9 +146,7 @@ def build_app(script: Script) -> FastAPI:
                     "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
                 }
                 yield chunk({"tool_calls": [first]})
-                yield chunk(
-                    {"tool_calls": [{"index": call["index"], "function": {"arguments": arguments[half:]}}]}
-                )
+                yield chunk({"tool_calls": [{"index": call["index"], "function": {"arguments": arguments[half:]}}]})
             yield chunk({}, finish)
             yield "data: [DONE]\n\n"
 
@@ -162,9 +160,7 @@ class ScriptedLLM:
 
     def __init__(self) -> None:
         self.script = Script()
-        config = uvicorn.Config(
-            build_app(self.script), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
-        )
+        config = uvicorn.Config(build_app(self.script), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.port = 0

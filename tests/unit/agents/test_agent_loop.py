@@ -189,3 +189,12 @@ def test_bad_settings_name_the_field() -> None:
     with pytest.raises(ValueError, match="letters, digits"):
         AgentSettings(name="a b", instructions="x", model=Model("gpt-test", base_url="http://x")).check()
     assert json.dumps({"ok": True})
+
+
+async def test_a_full_conversation_queue_refuses_instead_of_growing(llm: ScriptedLLM) -> None:
+    llm.script.default = Reply(text="slow", delay=1)
+    agent = make_agent(max_queued_per_conversation=2)
+    frames: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    accepted = [agent.submit("", "c", Request([user(f"m{i}")], frames.put)) for i in range(4)]
+    assert accepted == [True, True, False, False]
+    await agent.stop()

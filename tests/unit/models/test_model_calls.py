@@ -34,9 +34,7 @@ async def test_missing_tool_call_ids_are_generated(llm: ScriptedLLM) -> None:
 
 
 async def test_retries_429_then_succeeds(llm: ScriptedLLM) -> None:
-    llm.script.then(
-        Reply(status=429, retry_after=0.05), Reply(status=503, retry_after=0.05), Reply(text="fine")
-    )
+    llm.script.then(Reply(status=429, retry_after=0.05), Reply(status=503, retry_after=0.05), Reply(text="fine"))
     response = await Model("gpt-test").complete([{"role": "user", "content": "x"}])
     assert response.text == "fine" and len(llm.script.requests) == 3
 

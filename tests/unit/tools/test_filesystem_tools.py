@@ -22,18 +22,14 @@ def test_root_per_visibility(tmp_path: Path, visibility: str, expected: str) -> 
 
 def test_missing_parts_become_default_and_bad_visibility_is_explained(tmp_path: Path) -> None:
     assert FilesystemTools(base_dir=str(tmp_path)).root_for("", "", "a") == tmp_path / "a/default/default"
-    assert (
-        FilesystemTools(base_dir=str(tmp_path)).root_for("..", "x/../../y", "a") == tmp_path / "a/_/x_.._.._y"
-    )
+    assert FilesystemTools(base_dir=str(tmp_path)).root_for("..", "x/../../y", "a") == tmp_path / "a/_/x_.._.._y"
     with pytest.raises(ValueError, match="conversation"):
         FilesystemTools("everyone")
 
 
 async def test_write_read_edit_search_remove(tmp_path: Path) -> None:
     tools = tools_by_name(FilesystemTools(base_dir=str(tmp_path)), "s", "c", "a")
-    assert "wrote" in await tools["write_file"].invoke(
-        '{"path": "/notes/plan.md", "content": "one\\ntwo\\n"}'
-    )
+    assert "wrote" in await tools["write_file"].invoke('{"path": "/notes/plan.md", "content": "one\\ntwo\\n"}')
     assert await tools["read_file"].invoke('{"path": "notes/plan.md", "start_line": 2}') == "two\n"
     await tools["edit_file"].invoke('{"path": "/notes/plan.md", "old_string": "two", "new_string": "three"}')
     assert "/notes/plan.md:2:three" in await tools["search_in_files"].invoke('{"pattern": "thr"}')

@@ -35,9 +35,7 @@ async def test_schema_from_signature_and_docstring() -> None:
 
 
 async def test_arguments_are_coerced() -> None:
-    assert (
-        await Tool(get_weather).invoke('{"city": "Oslo", "days": "5", "metric": "false"}') == "Oslo|5|False"
-    )
+    assert await Tool(get_weather).invoke('{"city": "Oslo", "days": "5", "metric": "false"}') == "Oslo|5|False"
     assert json.loads(await Tool(slow_double).invoke('{"x": "2.5"}')) == 5.0
 
 
