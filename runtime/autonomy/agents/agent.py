@@ -16,6 +16,7 @@ from autonomy.agents.errors import AgentStartTimeoutError, AgentStopTimeoutError
 from autonomy.agents.reference import AgentReference
 from autonomy.agents.settings import AgentSettings
 from autonomy.agents.subagents import SubagentTools, check_subagents
+from autonomy.agents.summary import SummaryConfig
 from autonomy.agents.worker import AgentWorker, build_core
 from autonomy.models.model import DEFAULT_MODEL, Model
 from autonomy.names import random_hex
@@ -63,6 +64,12 @@ class Agent:
             tool_list.insert(0, FilesystemTools(visibility=filesystem_visibility))
         if context_summary is not None and not isinstance(context_summary, bool | dict):
             raise TypeError("context_summary must be True or a dict {floor, ceiling, size, model, instructions}")
+        if context_summary:
+            # As upstream: with summaries, short-term memory keeps twice the ceiling and no token cap.
+            ceiling = context_summary.get("ceiling", 20) if isinstance(context_summary, dict) else 20
+            if max_messages_in_short_term_memory == 1000:
+                max_messages_in_short_term_memory = 2 * int(ceiling)
+            max_tokens_in_short_term_memory = None
         settings = AgentSettings(
             name=name,
             instructions=instructions,
@@ -78,6 +85,8 @@ class Agent:
             exposed_as=exposed_as,
         )
         settings.check()
+        if settings.context_summary is not None:
+            SummaryConfig.from_option(settings.context_summary)  # bad options fail here, not mid-conversation
         if subagents:
             check_subagents(subagents)
             settings.tools.append(SubagentTools(name, subagents, subagent_runner_filter, node, settings.model))

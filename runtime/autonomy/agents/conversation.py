@@ -29,6 +29,7 @@ from autonomy.agents.messages import (
     assistant,
     tool_result,
 )
+from autonomy.agents.summary import Summarizer, SummaryConfig
 from autonomy.models.errors import ModelError
 from autonomy.models.types import ResponseAccumulator
 from autonomy.tools.base import failure
@@ -75,6 +76,11 @@ class Conversation:
         self._tools: dict[str, Any] | None = None
         self._specs: list[dict[str, Any]] = []
         self._system: str = ""
+        summary = agent.settings.context_summary
+        self._summarizer = (
+            Summarizer(SummaryConfig.from_option(summary), agent.settings.model) if summary is not None else None
+        )
+        self._summarizing: asyncio.Task[None] | None = None
 
     @property
     def is_paused(self) -> bool:
@@ -97,10 +103,10 @@ class Conversation:
         return True
 
     async def stop(self) -> None:
-        for task in (self._run, self._drain):
+        for task in (self._run, self._drain, self._summarizing):
             if task is not None and not task.done():
                 task.cancel()
-        for task in (self._run, self._drain):
+        for task in (self._run, self._drain, self._summarizing):
             if task is not None:
                 try:
                     await task
@@ -230,8 +236,7 @@ class Conversation:
             async with asyncio.timeout(settings.max_execution_time):
                 for _ in range(settings.max_iterations):
                     self.state = State.THINKING
-                    history = await memory.get_messages(self.scope, self.conversation)
-                    context = [{"role": "system", "content": self._system}] + [m.to_model() for m in history]
+                    context = self._context(await memory.get_messages(self.scope, self.conversation))
                     accumulator = ResponseAccumulator()
                     async for delta in settings.model.stream_chat(context, self._specs or None):
                         accumulator.add(delta)
@@ -247,6 +252,7 @@ class Conversation:
                     produced.append(message)
                     if not calls:
                         self.state = State.DONE
+                        await self._maybe_summarize()
                         return
                     await emit([assistant("", calls)])
                     unanswered = {c.id: c.function.name for c in calls}
@@ -265,6 +271,27 @@ class Conversation:
             if not self._interrupting:
                 raise
             await stop_with(INTERRUPTED_TEXT)
+
+    def _context(self, history: list[ConversationMessage]) -> list[dict[str, Any]]:
+        system = self._system
+        if self._summarizer is not None and self._summarizer.text:
+            history = self._summarizer.unsummarized(history)
+            system += f"\n\nSummary of the earlier conversation:\n{self._summarizer.text}"
+        return [{"role": "system", "content": system}] + [m.to_model() for m in history]
+
+    async def _maybe_summarize(self) -> None:
+        """Start folding old messages into the summary, in the background, if the conversation is long."""
+        if self._summarizer is None or (self._summarizing is not None and not self._summarizing.done()):
+            return
+        due = self._summarizer.due(await self.agent.memory.get_messages(self.scope, self.conversation))
+        if due is not None:
+            self._summarizing = asyncio.create_task(self._summarize(self._summarizer, due))
+
+    async def _summarize(self, summarizer: Summarizer, messages: list[ConversationMessage]) -> None:
+        try:
+            await summarizer.fold(messages)
+        except Exception as error:  # a failed summary only means a longer context next time
+            logger.warning("agent %s: summary failed: %s", self.agent.name, error)
 
     async def _pause(
         self,

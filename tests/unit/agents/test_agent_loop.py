@@ -198,3 +198,33 @@ async def test_a_full_conversation_queue_refuses_instead_of_growing(llm: Scripte
     accepted = [agent.submit("", "c", Request([user(f"m{i}")], frames.put)) for i in range(4)]
     assert accepted == [True, True, False, False]
     await agent.stop()
+
+
+async def test_context_summary_folds_old_messages_in_the_background(llm: ScriptedLLM) -> None:
+    def respond(body: dict[str, Any]) -> Reply:
+        if body["messages"][0]["content"].startswith("Summarize"):
+            return Reply(text=f"SUMMARY of {body['messages'][1]['content'].count('user:')} user turns")
+        return Reply(text="answer " + str(body["messages"][-1]["content"]))
+
+    llm.script.responder = respond
+    agent = make_agent(context_summary={"floor": 2, "ceiling": 4})
+    for i in range(3):
+        await ask(agent, f"turn {i}")  # 6 messages > ceiling 4: fold all but the last 2
+    await asyncio.sleep(0.3)  # the summary is made beside the conversation
+    await ask(agent, "turn 3")
+    last = llm.script.requests[-1]["messages"]
+    assert "SUMMARY of 2 user turns" in last[0]["content"]
+    assert [m["content"] for m in last[1:]] == ["turn 2", "answer turn 2", "turn 3"]
+    summaries = [r for r in llm.script.requests if r["messages"][0]["content"].startswith("Summarize")]
+    assert len(summaries) == 1 and summaries[0]["max_tokens"] == 2048
+
+
+def test_bad_context_summary_is_explained() -> None:
+    import pytest
+
+    from autonomy.agents.summary import SummaryConfig
+
+    with pytest.raises(ValueError, match="floor < ceiling"):
+        SummaryConfig.from_option({"floor": 5, "ceiling": 5})
+    with pytest.raises(ValueError, match="unknown keys"):
+        SummaryConfig.from_option({"celing": 5})
