@@ -8,12 +8,13 @@ Three processes on loopback:
     `POST /agents/bench` one after another.
 
 Figures, for N in the levels given:
-  - agent round trip over HTTP: throughput, p50, p99, errors;
+  - closed loop: N callers each sending one request after another; throughput, p50, p99, errors;
+  - bursts: N requests at once, each on its own connection and conversation (all in flight together);
   - the same N callers straight to the scripted model (one streamed completion each): p50, p99;
   - "added latency" = agent p50/p99 minus model-only p50/p99 at the same N;
   - memory per idle conversation: node RSS growth over C new conversations of one exchange each.
 
-Usage: python bench/agents_bench.py [--levels 100,1000,10000] [--seconds 10] [--conversations 10000]
+Usage: python bench/agents_bench.py [--levels 10,100] [--bursts 1000,10000] [--seconds 10] [--conversations 10000]
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ ANSWER = "ok"
 
 
 def raise_fd_limit() -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
@@ -50,8 +51,13 @@ def free_port() -> int:
 
 
 def _model_body() -> bytes:
-    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "bench",
-             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ANSWER}, "finish_reason": None}]}
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "bench",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": ANSWER}, "finish_reason": None}],
+    }
     end = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
     return f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode()
 
@@ -60,7 +66,9 @@ async def serve_model(port: int) -> None:
     body = _model_body()
     response = (
         b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: "
-        + str(len(body)).encode() + b"\r\n\r\n" + body
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
     )
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -133,7 +141,7 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def load(port: int, path: str, make_body: Any, callers: int, seconds: float, warmup: float) -> dict[str, Any]:
@@ -188,6 +196,44 @@ async def load(port: int, path: str, make_body: Any, callers: int, seconds: floa
     }
 
 
+async def burst(port: int, path: str, make_body: Any, count: int) -> dict[str, Any]:
+    """`count` requests at once, each on its own connection (and conversation): all in flight together."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    errors = 0
+    start = time.monotonic()
+
+    async def one(index: int) -> None:
+        nonlocal errors
+        connection = Connection(port)
+        began = time.monotonic()
+        try:
+            status = await connection.post(path, make_body(index, 0))
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            errors += 1
+            return
+        finally:
+            connection.close()
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == 200:
+            latencies.append(time.monotonic() - began)
+        else:
+            errors += 1
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    wall = time.monotonic() - start
+    return {
+        "in_flight": count,
+        "completed": len(latencies),
+        "wall_s": round(wall, 2),
+        "throughput_per_s": round(len(latencies) / wall, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        "errors": errors,
+        "statuses": statuses,
+    }
+
+
 def node_rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -228,18 +274,28 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return process
 
 
-async def bench(levels: list[int], seconds: float, conversations: int) -> dict[str, Any]:
+async def bench(levels: list[int], bursts: list[int], seconds: float, conversations: int) -> dict[str, Any]:
     raise_fd_limit()
     model_port, node_port = free_port(), free_port()
-    env = {**os.environ, "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1", "OPENAI_API_KEY": "bench",
-           "AUTONOMY_DISCOVERY": "none", "AUTONOMY_LOG_LEVEL": "WARNING", "AUTONOMY_TRANSPORT_PORT": "0",
-           "AUTONOMY_MAX_AGENT_REQUESTS": "50000"}
+    env = {
+        **os.environ,
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{model_port}/v1",
+        "OPENAI_API_KEY": "bench",
+        "AUTONOMY_DISCOVERY": "none",
+        "AUTONOMY_LOG_LEVEL": "WARNING",
+        "AUTONOMY_TRANSPORT_PORT": "0",
+        "AUTONOMY_MAX_AGENT_REQUESTS": "50000",
+    }
     model = start(["model", str(model_port)], env)
     node = start(["node", str(node_port)], env)
-    results: dict[str, Any] = {"levels": []}
+    results: dict[str, Any] = {"levels": [], "bursts": []}
     try:
-        model_body = json.dumps({"model": "bench", "stream": True,
-                                 "messages": [{"role": "user", "content": "hello"}]}).encode()
+        # memory first, on a fresh node, so that heap freed by the load runs does not hide the growth
+        results["idle"] = await idle_conversations(node_port, node.pid, conversations)
+        print(json.dumps(results["idle"]), flush=True)
+        model_body = json.dumps(
+            {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
+        ).encode()
         for callers in levels:
             warmup = max(2.0, callers / 1000)
             direct = await load(model_port, "/v1/chat/completions", lambda i, t: model_body, callers, seconds, warmup)
@@ -258,8 +314,23 @@ async def bench(levels: list[int], seconds: float, conversations: int) -> dict[s
             }
             results["levels"].append(level)
             print(json.dumps(level), flush=True)
-        results["idle"] = await idle_conversations(node_port, node.pid, conversations)
-        print(json.dumps(results["idle"]), flush=True)
+        for count in bursts:
+            direct = await burst(model_port, "/v1/chat/completions", lambda i, t: model_body, count)
+
+            def burst_body(index: int, turn: int, count: int = count) -> bytes:
+                return json.dumps({"message": "hello", "conversation": f"b{count}-{index}"}).encode()
+
+            agent = await burst(node_port, "/agents/bench", burst_body, count)
+            entry = {
+                "in_flight": count,
+                "agent": agent,
+                "model_only": direct,
+                "added_p50_ms": round(agent["p50_ms"] - direct["p50_ms"], 2),
+                "added_p99_ms": round(agent["p99_ms"] - direct["p99_ms"], 2),
+            }
+            results["bursts"].append(entry)
+            print(json.dumps(entry), flush=True)
+        results["node_rss_end_mib"] = round(node_rss_kib(node.pid) / 1024, 1)
     finally:
         for process in (node, model):
             process.terminate()
@@ -270,8 +341,7 @@ async def bench(levels: list[int], seconds: float, conversations: int) -> dict[s
 
 
 def write(results: dict[str, Any], seconds: float) -> None:
-    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "load_average": os.getloadavg()}
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average": os.getloadavg()}
     results["seconds_per_level"] = seconds
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "agents.json").write_text(json.dumps(results, indent=2) + "\n")
@@ -292,11 +362,31 @@ def write(results: dict[str, Any], seconds: float) -> None:
             f"| {level['callers']} | {a['throughput_per_s']} | {a['p50_ms']} | {a['p99_ms']} | {a['errors']} | "
             f"{m['p50_ms']} | {m['p99_ms']} | {level['added_p50_ms']} | {level['added_p99_ms']} |"
         )
+    if results.get("bursts"):
+        lines += [
+            "",
+            "Bursts: N requests sent at once, each on its own connection and in a new conversation.",
+            "",
+            "| in flight | completed | errors | wall s | agent req/s | agent p50 ms | agent p99 ms | "
+            "model-only p50 ms | model-only p99 ms | added p50 ms | added p99 ms |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for entry in results["bursts"]:
+            a, m = entry["agent"], entry["model_only"]
+            lines.append(
+                f"| {entry['in_flight']} | {a['completed']} | {a['errors']} | {a['wall_s']} | "
+                f"{a['throughput_per_s']} | "
+                f"{a['p50_ms']} | {a['p99_ms']} | {m['p50_ms']} | {m['p99_ms']} | {entry['added_p50_ms']} | "
+                f"{entry['added_p99_ms']} |"
+            )
     idle = results.get("idle")
     if idle:
-        lines += ["", f"Memory per idle conversation: {idle['bytes_per_idle_conversation']} bytes "
-                  f"({idle['conversations']} conversations of one exchange; node RSS "
-                  f"{idle['node_rss_before_mib']} -> {idle['node_rss_after_mib']} MiB)."]
+        lines += [
+            "",
+            f"Memory per idle conversation: {idle['bytes_per_idle_conversation']} bytes "
+            f"({idle['conversations']} conversations of one exchange; node RSS "
+            f"{idle['node_rss_before_mib']} -> {idle['node_rss_after_mib']} MiB).",
+        ]
     (RESULTS / "agents.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -311,12 +401,14 @@ def main() -> None:
         run_node(int(sys.argv[2]))
         return
     parser = argparse.ArgumentParser()
-    parser.add_argument("--levels", default="100,1000,10000")
+    parser.add_argument("--levels", default="10,100", help="closed-loop callers per level")
+    parser.add_argument("--bursts", default="1000,10000", help="requests in flight at once per burst")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--conversations", type=int, default=10000)
     args = parser.parse_args()
-    levels = [int(x) for x in args.levels.split(",")]
-    write(asyncio.run(bench(levels, args.seconds, args.conversations)), args.seconds)
+    levels = [int(x) for x in args.levels.split(",") if x]
+    bursts = [int(x) for x in args.bursts.split(",") if x]
+    write(asyncio.run(bench(levels, bursts, args.seconds, args.conversations)), args.seconds)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ from autonomy.models.types import ChatMessage, ModelDelta, ToolCallDelta, ToolSp
 DEFAULT_MAX_TOKENS = 4096
 
 
-def client_for(
-    base_url: str | None, api_key: str | None, request_timeout: float, connect_timeout: float
-) -> Any:
+def client_for(base_url: str | None, api_key: str | None, request_timeout: float, connect_timeout: float) -> Any:
     return shared_client(
         (__name__, base_url, api_key, request_timeout, connect_timeout),
         lambda: anthropic.AsyncAnthropic(
@@ -79,9 +77,7 @@ def to_anthropic(messages: list[ChatMessage]) -> tuple[str, list[dict[str, Any]]
                 arguments = json.loads(function.get("arguments") or "{}")
             except json.JSONDecodeError:
                 arguments = {}
-            blocks.append(
-                {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments}
-            )
+            blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments})
         if not blocks:
             blocks.append({"type": "text", "text": "(empty)"})  # Anthropic rejects empty turns
         out.append({"role": "assistant" if role == "assistant" else "user", "content": blocks})
@@ -129,9 +125,7 @@ async def _deltas(stream: Any) -> AsyncIterator[ModelDelta]:
                 if delta.type == "text_delta":
                     yield ModelDelta(text=delta.text)
                 elif delta.type == "input_json_delta":
-                    yield ModelDelta(
-                        tool_calls=[ToolCallDelta(index=event.index, arguments=delta.partial_json)]
-                    )
+                    yield ModelDelta(tool_calls=[ToolCallDelta(index=event.index, arguments=delta.partial_json)])
             elif kind == "message_delta":
                 reason = getattr(event.delta, "stop_reason", None)
                 yield ModelDelta(finish_reason="tool_calls" if reason == "tool_use" else reason)

@@ -8,9 +8,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = (
-    weakref.WeakKeyDictionary()
-)
+_BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
 def shared_client(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:

@@ -76,8 +76,7 @@ def _load_map(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         return {}
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         raise ModelConfigurationError(
-            'the model map must be an object of name -> {"provider": ...}, '
-            'e.g. {"gpt-*": {"provider": "openai"}}'
+            'the model map must be an object of name -> {"provider": ...}, e.g. {"gpt-*": {"provider": "openai"}}'
         )
     return raw
 
@@ -124,9 +123,7 @@ def resolve(
         elif has_anthropic:
             chosen = "anthropic"
         else:
-            raise ModelConfigurationError(
-                f"no model provider is configured for model {name!r}: {HOW_TO_CONFIGURE}"
-            )
+            raise ModelConfigurationError(f"no model provider is configured for model {name!r}: {HOW_TO_CONFIGURE}")
 
     prefix = "OPENAI" if chosen == "openai" else "ANTHROPIC"
     base_url = base_url or env.get(f"{prefix}_BASE_URL") or None

@@ -104,9 +104,7 @@ class Model:
 
     def _client(self) -> Any:
         module = openai_provider if self.provider == "openai" else anthropic_provider
-        return module.client_for(
-            self.config.base_url, self.config.api_key, self.request_timeout, self.connect_timeout
-        )
+        return module.client_for(self.config.base_url, self.config.api_key, self.request_timeout, self.connect_timeout)
 
     def _get_throttle(self) -> Throttle | None:
         if self._throttle_args is not None and self._throttle is None:
@@ -135,9 +133,7 @@ class Model:
                 if not is_retryable(error) or attempt >= self.retry.max_attempts:
                     raise _wrap(error, self) from error
                 delay = self.retry.delay(attempt, retry_after_of(error))
-                logger.warning(
-                    "model %s: %s, retry %d in %.1fs", self.original_name, _describe(error), attempt, delay
-                )
+                logger.warning("model %s: %s, retry %d in %.1fs", self.original_name, _describe(error), attempt, delay)
                 await asyncio.sleep(delay)
 
     async def stream_chat(
@@ -169,9 +165,7 @@ class Model:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise ModelRequestError(
-                        f"model {self.original_name!r}: stream exceeded {self.stream_timeout}s"
-                    )
+                    raise ModelRequestError(f"model {self.original_name!r}: stream exceeded {self.stream_timeout}s")
                 try:
                     delta = await asyncio.wait_for(iterator.__anext__(), remaining)
                 except StopAsyncIteration:
@@ -186,9 +180,7 @@ class Model:
                     raise _wrap(error, self) from error
                 chunks += 1
                 if chunks > self.max_stream_chunks:
-                    logger.warning(
-                        "model %s: stream cut at %d chunks", self.original_name, self.max_stream_chunks
-                    )
+                    logger.warning("model %s: stream cut at %d chunks", self.original_name, self.max_stream_chunks)
                     return
                 yield delta
         finally:

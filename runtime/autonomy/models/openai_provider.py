@@ -10,15 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletionChunk
 
 from autonomy.models.clients import shared_client
 from autonomy.models.types import ChatMessage, ModelDelta, ToolCallDelta, ToolSpec
 
 
-def client_for(
-    base_url: str | None, api_key: str | None, request_timeout: float, connect_timeout: float
-) -> Any:
+def client_for(base_url: str | None, api_key: str | None, request_timeout: float, connect_timeout: float) -> Any:
     return shared_client(
         (__name__, base_url, api_key, request_timeout, connect_timeout),
         lambda: openai.AsyncOpenAI(
@@ -46,9 +43,9 @@ async def open_stream(
     stream = await client.post(
         "/chat/completions",
         body=body,
-        cast_to=ChatCompletionChunk,
+        cast_to=object,  # chunks stay plain dicts: building typed models for each chunk costs more than the call
         stream=True,
-        stream_cls=openai.AsyncStream[ChatCompletionChunk],
+        stream_cls=openai.AsyncStream[object],
     )
     return _deltas(stream)
 
@@ -56,23 +53,25 @@ async def open_stream(
 async def _deltas(stream: Any) -> AsyncIterator[ModelDelta]:
     async with stream:
         async for chunk in stream:
-            if not chunk.choices:
+            choices = chunk.get("choices") if isinstance(chunk, dict) else None
+            if not choices:
                 continue
-            choice = chunk.choices[0]
-            delta = choice.delta
-            calls = [
-                ToolCallDelta(
-                    index=call.index if call.index is not None else i,
-                    id=call.id,
-                    name=call.function.name if call.function else None,
-                    arguments=(call.function.arguments or "") if call.function else "",
+            choice = choices[0]
+            delta = choice.get("delta") or {}
+            calls = []
+            for i, call in enumerate(delta.get("tool_calls") or []):
+                function = call.get("function") or {}
+                index = call.get("index")
+                calls.append(
+                    ToolCallDelta(
+                        index=index if isinstance(index, int) else i,
+                        id=call.get("id"),
+                        name=function.get("name"),
+                        arguments=function.get("arguments") or "",
+                    )
                 )
-                for i, call in enumerate(getattr(delta, "tool_calls", None) or [])
-            ]
             yield ModelDelta(
-                text=getattr(delta, "content", None) or "",
-                tool_calls=calls,
-                finish_reason=choice.finish_reason,
+                text=delta.get("content") or "", tool_calls=calls, finish_reason=choice.get("finish_reason")
             )
 
 
