@@ -14,13 +14,11 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from autonomy.agents.instructions import framework_instructions
 from autonomy.agents.messages import (
     ConversationMessage,
     FunctionCall,
@@ -35,7 +33,7 @@ from autonomy.models.types import ResponseAccumulator
 from autonomy.tools.base import failure
 
 if TYPE_CHECKING:
-    from autonomy.agents.core import AgentCore
+    from autonomy.agents.core import AgentCore, Toolset
 
 logger = logging.getLogger("autonomy.agent")
 
@@ -63,19 +61,22 @@ class Request:
 
 
 class Conversation:
+    __slots__ = (
+        "_drain", "_interrupting", "_run", "_summarizer", "_summarizing", "_toolset", "agent", "conversation",
+        "pending_input", "queue", "scope", "state",
+    )  # fmt: skip
+
     def __init__(self, agent: AgentCore, scope: str, conversation: str) -> None:
         self.agent = agent
         self.scope = scope
         self.conversation = conversation
         self.state = State.READY
         self.pending_input: ToolCallMessage | None = None
-        self.queue: deque[Request] = deque()
+        self.queue: list[Request] = []  # bounded and short; a list costs a tenth of a deque when idle
         self._drain: asyncio.Task[None] | None = None
         self._run: asyncio.Task[None] | None = None
         self._interrupting = False
-        self._tools: dict[str, Any] | None = None
-        self._specs: list[dict[str, Any]] = []
-        self._system: str = ""
+        self._toolset: Toolset | None = None
         summary = agent.settings.context_summary
         self._summarizer = (
             Summarizer(SummaryConfig.from_option(summary), agent.settings.model) if summary is not None else None
@@ -115,7 +116,7 @@ class Conversation:
 
     async def _drain_queue(self) -> None:
         while self.queue:
-            request = self.queue.popleft()
+            request = self.queue.pop(0)
             self._interrupting = False
             run = self._run = asyncio.create_task(self._answer(request))
             try:
@@ -129,25 +130,14 @@ class Conversation:
                 await _quietly(request.reply({"type": "error", "code": "interrupted", "message": INTERRUPTED_TEXT}))
             except Exception:
                 logger.exception("agent %s: run failed", self.agent.name)
+        # An idle conversation keeps no task (nor its frames) alive.
         self._run = None
+        self._drain = None
 
-    async def _ensure_tools(self) -> None:
-        if self._tools is not None:
-            return
-        tools = await self.agent.tools_for(self.scope, self.conversation)
-        specs = []
-        by_name: dict[str, Any] = {}
-        for tool in tools:
-            try:
-                spec = await tool.spec()
-            except Exception as error:  # an unreachable MCP server must not take the agent down
-                logger.warning("agent %s: tool %r unavailable: %s", self.agent.name, getattr(tool, "name", tool), error)
-                continue
-            by_name[spec["function"]["name"]] = tool
-            specs.append(spec)
-        self._tools, self._specs = by_name, specs
-        extra = framework_instructions(by_name)
-        self._system = self.agent.settings.instructions + (f"\n\n{extra}" if extra else "")
+    async def _ensure_tools(self) -> Toolset:
+        if self._toolset is None:
+            self._toolset = await self.agent.toolset(self.scope, self.conversation)
+        return self._toolset
 
     async def _answer(self, request: Request) -> None:
         """Run one request to its end and send the caller its frames."""
@@ -206,8 +196,7 @@ class Conversation:
     ) -> None:
         settings = self.agent.settings
         memory = self.agent.memory
-        await self._ensure_tools()
-        assert self._tools is not None
+        toolset = await self._ensure_tools()
         unanswered: dict[str, str] = {}
 
         async def record(message: ConversationMessage, stream_it: bool = True) -> None:
@@ -238,7 +227,7 @@ class Conversation:
                     self.state = State.THINKING
                     context = self._context(await memory.get_messages(self.scope, self.conversation))
                     accumulator = ResponseAccumulator()
-                    async for delta in settings.model.stream_chat(context, self._specs or None):
+                    async for delta in settings.model.stream_chat(context, toolset.specs or None):
                         accumulator.add(delta)
                         if delta.text:
                             await emit([assistant(delta.text)])
@@ -261,7 +250,7 @@ class Conversation:
                         if call.function.name == ASK_USER_TOOL and settings.enable_ask_for_user_input:
                             await self._pause(call, unanswered, record)
                             return
-                        result = await self._invoke(call)
+                        result = await self._invoke(toolset, call)
                         del unanswered[call.id]
                         await record(tool_result(call.id, call.function.name, result))
                 await stop_with(f"Stopped: reached max_iterations ({settings.max_iterations}) for this request.")
@@ -273,7 +262,7 @@ class Conversation:
             await stop_with(INTERRUPTED_TEXT)
 
     def _context(self, history: list[ConversationMessage]) -> list[dict[str, Any]]:
-        system = self._system
+        system = self._toolset.system if self._toolset is not None else self.agent.settings.instructions
         if self._summarizer is not None and self._summarizer.text:
             history = self._summarizer.unsummarized(history)
             system += f"\n\nSummary of the earlier conversation:\n{self._summarizer.text}"
@@ -313,11 +302,10 @@ class Conversation:
         self.state = State.WAITING_FOR_INPUT
         await record(assistant(question or "I need more information.", phase=Phase.WAITING_FOR_INPUT))
 
-    async def _invoke(self, call: ToolCallMessage) -> str:
-        assert self._tools is not None
-        tool = self._tools.get(call.function.name)
+    async def _invoke(self, toolset: Toolset, call: ToolCallMessage) -> str:
+        tool = toolset.by_name.get(call.function.name)
         if tool is None:
-            available = ", ".join(sorted(self._tools)) or "none"
+            available = ", ".join(sorted(toolset.by_name)) or "none"
             return failure(LookupError(f"unknown tool {call.function.name!r}; available tools: {available}"))
         try:
             result = await tool.invoke(call.function.arguments)

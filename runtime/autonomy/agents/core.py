@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from autonomy.agents.conversation import ASK_USER_TOOL, Conversation, Request
+from autonomy.agents.instructions import framework_instructions
 from autonomy.agents.memory import Memory
 from autonomy.agents.settings import AgentSettings
 from autonomy.tools.base import ToolFactory
@@ -19,6 +21,15 @@ from autonomy.tools.function import Tool
 from autonomy.tools.time_tools import time_tools
 
 logger = logging.getLogger("autonomy.agent")
+
+
+@dataclass(frozen=True)
+class Toolset:
+    """The tools of a conversation, their specs for the model, and the system prompt that goes with them."""
+
+    by_name: dict[str, Any]
+    specs: list[dict[str, Any]]
+    system: str
 
 
 def ask_user_for_input(question: str) -> str:
@@ -42,6 +53,7 @@ class AgentCore:
             shared.append(Tool(ask_user_for_input, name=ASK_USER_TOOL))
         self._shared = shared
         self._extra_tools: list[Any] = []  # added by the agent layer (subagent tools)
+        self._shared_toolset: Toolset | None = None  # when no factory is involved, all conversations share one
 
     @property
     def name(self) -> str:
@@ -60,6 +72,33 @@ class AgentCore:
                 tools.append(item)
         tools.extend(self._shared)
         return tools
+
+    def _has_factories(self) -> bool:
+        return any(
+            isinstance(item, ToolFactory) and not hasattr(item, "invoke")
+            for item in [*self.settings.tools, *self._extra_tools]
+        )
+
+    async def toolset(self, scope: str, conversation: str) -> Toolset:
+        if self._shared_toolset is not None:
+            return self._shared_toolset
+        by_name: dict[str, Any] = {}
+        specs = []
+        complete = True
+        for tool in await self.tools_for(scope, conversation):
+            try:
+                spec = await tool.spec()
+            except Exception as error:  # an unreachable MCP server must not take the agent down
+                logger.warning("agent %s: tool %r unavailable: %s", self.name, getattr(tool, "name", tool), error)
+                complete = False
+                continue
+            by_name[spec["function"]["name"]] = tool
+            specs.append(spec)
+        extra = framework_instructions(by_name)
+        toolset = Toolset(by_name, specs, self.settings.instructions + (f"\n\n{extra}" if extra else ""))
+        if complete and not self._has_factories():
+            self._shared_toolset = toolset  # an unavailable tool is retried by the next conversation
+        return toolset
 
     def conversation(self, scope: str, conversation: str) -> Conversation:
         key = (scope, conversation)
