@@ -234,6 +234,13 @@ async def burst(port: int, path: str, make_body: Any, count: int) -> dict[str, A
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far: a figure the machine's other load does not inflate much."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def node_rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -320,7 +327,9 @@ async def bench(levels: list[int], bursts: list[int], seconds: float, conversati
             def burst_body(index: int, turn: int, count: int = count) -> bytes:
                 return json.dumps({"message": "hello", "conversation": f"b{count}-{index}"}).encode()
 
+            cpu_before = cpu_seconds(node.pid)
             agent = await burst(node_port, "/agents/bench", burst_body, count)
+            agent["node_cpu_ms_per_request"] = round((cpu_seconds(node.pid) - cpu_before) * 1000 / max(1, count), 2)
             entry = {
                 "in_flight": count,
                 "agent": agent,
@@ -368,8 +377,8 @@ def write(results: dict[str, Any], seconds: float) -> None:
             "Bursts: N requests sent at once, each on its own connection and in a new conversation.",
             "",
             "| in flight | completed | errors | wall s | agent req/s | agent p50 ms | agent p99 ms | "
-            "model-only p50 ms | model-only p99 ms | added p50 ms | added p99 ms |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "model-only p50 ms | model-only p99 ms | added p50 ms | added p99 ms | node CPU ms/request |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for entry in results["bursts"]:
             a, m = entry["agent"], entry["model_only"]
@@ -377,7 +386,7 @@ def write(results: dict[str, Any], seconds: float) -> None:
                 f"| {entry['in_flight']} | {a['completed']} | {a['errors']} | {a['wall_s']} | "
                 f"{a['throughput_per_s']} | "
                 f"{a['p50_ms']} | {a['p99_ms']} | {m['p50_ms']} | {m['p99_ms']} | {entry['added_p50_ms']} | "
-                f"{entry['added_p99_ms']} |"
+                f"{entry['added_p99_ms']} | {a['node_cpu_ms_per_request']} |"
             )
     idle = results.get("idle")
     if idle:

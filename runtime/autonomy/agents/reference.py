@@ -108,8 +108,17 @@ class AgentReference:
         self, message: Any, scope: str = "", conversation: str = "", timeout: float | None = None
     ) -> list[ConversationMessage]:
         """The messages the agent produced for this message; the answer is `[-1].content.text`."""
+        return [
+            ConversationMessage.model_validate(m) for m in await self.send_json(message, scope, conversation, timeout)
+        ]
+
+    async def send_json(
+        self, message: Any, scope: str = "", conversation: str = "", timeout: float | None = None
+    ) -> list[dict[str, Any]]:
+        """As `send`, with the messages left as JSON objects (what the HTTP API returns as it is)."""
         frame = await self._call(self._request(message, scope, conversation, False), timeout or DEFAULT_TIMEOUT)
-        return [ConversationMessage.model_validate(m) for m in frame.get("messages", [])]
+        messages: list[dict[str, Any]] = frame.get("messages", [])
+        return messages
 
     async def send_stream(
         self, message: Any, scope: str = "", conversation: str = "", timeout: float | None = None

@@ -127,12 +127,12 @@ async def call_agent(
     if not stream:
         _in_flight.count += 1
         try:
-            reply = await reference.send(body.message, body.scope, body.conversation, timeout=timeout)
+            reply = await reference.send_json(body.message, body.scope, body.conversation, timeout=timeout)
         except Exception as error:
             return _error_response(error, timeout)
         finally:
             _in_flight.count -= 1
-        return JSONResponse([m.to_json() for m in reply])
+        return JSONResponse(reply)
 
     _in_flight.count += 1
     parts: Any = reference.send_stream(body.message, body.scope, body.conversation, timeout=timeout)
