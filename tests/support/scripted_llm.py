@@ -42,8 +42,8 @@ def last_text(body: dict[str, Any]) -> str:
     if not messages:
         return ""
     content = messages[-1].get("content")
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    if isinstance(content, list):  # Anthropic blocks: text, or tool_result with its content
+        return " ".join(str(p.get("text", p.get("content", ""))) for p in content if isinstance(p, dict))
     return str(content or "")
 
 
@@ -152,6 +152,57 @@ def build_app(script: Script) -> FastAPI:
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
+    @app.post("/v1/messages")
+    async def anthropic_messages(request: Request) -> Any:
+        """Anthropic's Messages API, streamed (the only way `Model` calls it)."""
+        body = await request.json()
+        reply = script.choose(body)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.status != 200:
+            headers = {"retry-after": str(reply.retry_after)} if reply.retry_after is not None else {}
+            error = {"type": "error", "error": {"type": "api_error", "message": f"scripted {reply.status}"}}
+            return JSONResponse(error, reply.status, headers)
+
+        def event(kind: str, data: dict[str, Any]) -> str:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n"
+
+        async def events() -> AsyncIterator[str]:
+            usage = {"input_tokens": 1, "output_tokens": 1}
+            message = {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": body["model"],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": usage,
+            }
+            yield event("message_start", {"message": message})
+            index = 0
+            if reply.text:
+                yield event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+                for i, word in enumerate(reply.text.split(" ")):
+                    text = word if i == 0 else " " + word
+                    yield event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": text}})
+                yield event("content_block_stop", {"index": 0})
+                index = 1
+            for name, args in reply.tool_calls:
+                block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:8]}", "name": name, "input": {}}
+                yield event("content_block_start", {"index": index, "content_block": block})
+                arguments = json.dumps(args)
+                for part in (arguments[: len(arguments) // 2], arguments[len(arguments) // 2 :]):
+                    delta = {"type": "input_json_delta", "partial_json": part}
+                    yield event("content_block_delta", {"index": index, "delta": delta})
+                yield event("content_block_stop", {"index": index})
+                index += 1
+            stop = "tool_use" if reply.tool_calls else "end_turn"
+            yield event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": usage})
+            yield event("message_stop", {})
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
     return app
 
 
@@ -178,6 +229,10 @@ class ScriptedLLM:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         self.server.should_exit = True
