@@ -39,6 +39,7 @@ protos: install
 
 bench: install
 	$(BIN)/python bench/runtime_bench.py
+	$(BIN)/python bench/agents_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
