@@ -62,7 +62,6 @@ def rss_kib() -> int:
 
 # -- the peer process -------------------------------------------------------------------------------
 
-
 async def serve_peer() -> None:
     async with Node.serve(http_server=False) as node:
         await node.start_worker("sink", Sink(), mailbox_size=10_000_000)
@@ -90,7 +89,6 @@ async def serve_baseline(port_file: str) -> None:
 
 
 # -- measurements -----------------------------------------------------------------------------------
-
 
 async def one_way_throughput(node: Node, peer: str, count: int) -> float:
     await node.send_and_receive("sink", "count?", node=peer, timeout=30)  # link up, counters warm
@@ -120,9 +118,8 @@ async def request_latency(node: Node, peer: str, count: int) -> tuple[float, flo
 
 
 async def in_process_throughput(count: int) -> tuple[float, float]:
-    async with Node.serve(
-        name="bench-local", http_server=False, discovery="none", transport_port=0, transport_host="127.0.0.1"
-    ) as node:
+    async with Node.serve(name="bench-local", http_server=False, discovery="none", transport_port=0,
+                          transport_host="127.0.0.1") as node:
         sink = Sink()
         await node.start_worker("sink", sink, mailbox_size=count + 1)
         tell = node.tell
@@ -151,9 +148,8 @@ async def idle_worker_memory(count: int) -> tuple[float, float]:
         async def handle_message(self, context, message):
             await context.reply(message)
 
-    async with Node.serve(
-        name="bench-mem", http_server=False, discovery="none", transport_port=0, transport_host="127.0.0.1"
-    ) as node:
+    async with Node.serve(name="bench-mem", http_server=False, discovery="none", transport_port=0,
+                          transport_host="127.0.0.1") as node:
         workers = [Idle() for _ in range(count)]  # the app's objects, made before measuring the runtime's share
         gc.collect()
         before = rss_kib()
@@ -209,15 +205,8 @@ def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 async def run(quick: bool) -> dict[str, object]:
     scale = 10 if quick else 1
     registry = tempfile.mkdtemp(prefix="autonomy-bench-")
-    env = dict(
-        os.environ,
-        AUTONOMY_DISCOVERY="local",
-        AUTONOMY_REGISTRY_DIR=registry,
-        AUTONOMY_TRANSPORT_PORT="0",
-        ZONE="bench",
-        NODE="bench-peer",
-        AUTONOMY_LOG_LEVEL="WARNING",
-    )
+    env = dict(os.environ, AUTONOMY_DISCOVERY="local", AUTONOMY_REGISTRY_DIR=registry, AUTONOMY_TRANSPORT_PORT="0",
+               ZONE="bench", NODE="bench-peer", AUTONOMY_LOG_LEVEL="WARNING")
     for key, value in env.items():
         if key.startswith(("AUTONOMY_", "ZONE")):
             os.environ[key] = value
@@ -232,7 +221,8 @@ async def run(quick: bool) -> dict[str, object]:
             p50, p99, rr_rate = await request_latency(node, "bench-peer", 20_000 // scale)
         local_one_way, local_rr = await in_process_throughput(2_000_000 // scale)
         runtime_bytes, with_object = await idle_worker_memory(100_000)
-        base_rate, base_p50, base_p99 = await baseline(int(port_file.read_text()), 100_000 // scale, 64, 5_000 // scale)
+        base_rate, base_p50, base_p99 = await baseline(int(port_file.read_text()), 100_000 // scale, 64,
+                                                       5_000 // scale)
         results = {
             "cross_node_one_way_msgs_per_s": round(max(one_way)),
             "cross_node_one_way_runs": [round(r) for r in one_way],
@@ -255,13 +245,8 @@ async def run(quick: bool) -> dict[str, object]:
             process.wait(10)
             if process.stdout is not None:
                 process.stdout.close()
-    results["machine"] = {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "grpcio": grpc.__version__,
-        "quick": quick,
-        "date": time.strftime("%Y-%m-%d"),
-    }
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "grpcio": grpc.__version__,
+                          "quick": quick, "date": time.strftime("%Y-%m-%d")}
     return results
 
 
@@ -307,9 +292,8 @@ def main() -> None:
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "runtime.json").write_text(json.dumps(results, indent=2) + "\n")
-        (RESULTS / "runtime.md").write_text(
-            "# Runtime benchmark\n\n" + table + "\n\n" + json.dumps(results["machine"]) + "\n"
-        )
+        (RESULTS / "runtime.md").write_text("# Runtime benchmark\n\n" + table + "\n\n" +
+                                            json.dumps(results["machine"]) + "\n")
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def current_levels() -> dict[str, str]:
     for name, logger in logging.root.manager.loggerDict.items():
         if isinstance(logger, logging.Logger) and (name == ROOT or name.startswith(ROOT + ".")):
             if logger.level != logging.NOTSET:
-                key = name[len(ROOT) + 1 :] if name != ROOT else ""
+                key = name[len(ROOT) + 1:] if name != ROOT else ""
                 levels[key or ROOT] = logging.getLevelName(logger.level).lower()
     return levels
 

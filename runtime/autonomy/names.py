@@ -24,5 +24,7 @@ def random_hex(nbytes: int = 12) -> str:
 def check_address(address: str) -> Address:
     """Return `address` if an app may start an actor there; raise ValueError naming the rule otherwise."""
     if not isinstance(address, str) or not _ADDRESS.match(address):
-        raise ValueError(f"invalid worker name {address!r}: use 1-200 characters of letters, digits, '_' and '-'")
+        raise ValueError(
+            f"invalid worker name {address!r}: use 1-200 characters of letters, digits, '_' and '-'"
+        )
     return Address(address)

@@ -16,15 +16,8 @@ NODE_MAIN = Path(__file__).with_name("node_main.py")
 
 
 class NodeProcess:
-    def __init__(
-        self,
-        name: str,
-        pod: str,
-        registry: Path,
-        zone: str = "testzone",
-        extra_env: dict | None = None,
-        script: Path | None = None,
-    ):
+    def __init__(self, name: str, pod: str, registry: Path, zone: str = "testzone", extra_env: dict | None = None,
+                 script: Path | None = None):
         self.script = script or NODE_MAIN
         self.name = name
         self.pod = pod
@@ -36,27 +29,17 @@ class NodeProcess:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(
-            {
-                "NODE": self.name,
-                "POD": self.pod,
-                "ZONE": self.zone,
-                "CLUSTER": "testcluster",
-                "POD_IP": "127.0.0.1",
-                "AUTONOMY_DISCOVERY": "local",
-                "AUTONOMY_REGISTRY_DIR": str(self.registry),
-                "AUTONOMY_TRANSPORT_PORT": "0",
-                "AUTONOMY_LOG_LEVEL": "WARNING",
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
+        env.update({
+            "NODE": self.name, "POD": self.pod, "ZONE": self.zone, "CLUSTER": "testcluster",
+            "POD_IP": "127.0.0.1", "AUTONOMY_DISCOVERY": "local", "AUTONOMY_REGISTRY_DIR": str(self.registry),
+            "AUTONOMY_TRANSPORT_PORT": "0", "AUTONOMY_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+        })
         env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 30.0) -> NodeProcess:
-        self.process = subprocess.Popen(
-            [sys.executable, str(self.script)], env=self.env(), stdout=subprocess.PIPE, stderr=None, text=True
-        )
+        self.process = subprocess.Popen([sys.executable, str(self.script)], env=self.env(), stdout=subprocess.PIPE,
+                                        stderr=None, text=True)
         deadline = time.monotonic() + timeout
         assert self.process.stdout is not None
         while time.monotonic() < deadline:
@@ -116,13 +99,5 @@ def local_zone(tmp_path: Path) -> Iterator[LocalZone]:
 @pytest.fixture
 def node_options(local_zone: LocalZone) -> dict:
     """Options for an in-process test driver node that joins the same local zone."""
-    return dict(
-        registry_dir=local_zone.registry,
-        transport_port=0,
-        transport_host="127.0.0.1",
-        zone="testzone",
-        cluster="testcluster",
-        pod="main-pod",
-        discovery="local",
-        http_server=False,
-    )
+    return dict(registry_dir=local_zone.registry, transport_port=0, transport_host="127.0.0.1", zone="testzone",
+                cluster="testcluster", pod="main-pod", discovery="local", http_server=False)

@@ -54,9 +54,8 @@ async def test_request_reply_and_multi_reply_across_nodes(local_zone, node_optio
     local_zone.start("r2", "runner-pod")
     async with Node.serve(name="driver", **node_options) as node:
         await wait_for_nodes(node, 2, "runner")
-        answers = await asyncio.gather(
-            *(node.send_and_receive("whoami", f"m{i}", node=f"r{1 + i % 2}", timeout=5) for i in range(50))
-        )
+        answers = await asyncio.gather(*(node.send_and_receive("whoami", f"m{i}", node=f"r{1 + i % 2}", timeout=5)
+                                         for i in range(50)))
         assert [json.loads(a)["node"] for a in answers] == [f"r{1 + i % 2}" for i in range(50)]
         assert [json.loads(a)["message"] for a in answers] == [f"m{i}" for i in range(50)]
 
@@ -76,10 +75,8 @@ async def test_worker_shipped_to_remote_node_runs_there(local_zone, node_options
         results = [json.loads(await r.send_and_receive("adder", "5", timeout=5)) for r in runners]
         results += [json.loads(await r.send_and_receive("adder", "1", timeout=5)) for r in runners]
         assert results == [
-            {"total": 5, "node": runners[0].name},
-            {"total": 105, "node": runners[1].name},
-            {"total": 6, "node": runners[0].name},
-            {"total": 106, "node": runners[1].name},
+            {"total": 5, "node": runners[0].name}, {"total": 105, "node": runners[1].name},
+            {"total": 6, "node": runners[0].name}, {"total": 106, "node": runners[1].name},
         ]
         assert {"name": "adder"} in await runners[0].list_workers()
         await runners[0].stop_worker("adder")

@@ -18,9 +18,8 @@ async def test_requests_to_a_killed_node_fail_within_a_second_others_go_on(local
     local_zone.start("survivor", "runner-pod")
     async with Node.serve(name="driver", **node_options) as node:
         await wait_for_nodes(node, 2, "runner")
-        pending = [
-            asyncio.ensure_future(node.send_and_receive("slow", "30", node="victim", timeout=60)) for _ in range(5)
-        ]
+        pending = [asyncio.ensure_future(node.send_and_receive("slow", "30", node="victim", timeout=60))
+                   for _ in range(5)]
         streaming = await node.send("slow", "30", node="victim", timeout=60)
         await asyncio.sleep(0.3)  # the requests are in the victim's hands
         killed_at = time.monotonic()
@@ -64,11 +63,8 @@ async def test_peer_speaking_garbage_is_dropped_and_node_lives_on(local_zone, no
         info = await node._discovery.resolve("target")
         assert info is not None
         async with grpc.aio.insecure_channel(f"{info.host}:{info.port}") as channel:
-            call = channel.stream_stream(
-                "/autonomy.transport.v1.Transport/Connect",
-                request_serializer=lambda b: b,
-                response_deserializer=lambda b: b,
-            )()
+            call = channel.stream_stream("/autonomy.transport.v1.Transport/Connect",
+                                         request_serializer=lambda b: b, response_deserializer=lambda b: b)()
             await call.write(b"\xff\xfe this is not a protobuf frame \x00\x01")
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await asyncio.wait_for(call.read(), 5)

@@ -3,25 +3,9 @@
 import autonomy
 
 EXPECTED_CORE = {
-    "AddressNotFound",
-    "AutonomyError",
-    "DeadlineExceeded",
-    "DeliveryError",
-    "HttpServer",
-    "MailboxFull",
-    "MessageTooLarge",
-    "Node",
-    "NodeDep",
-    "NodeNotFound",
-    "NodeSettings",
-    "PeerGone",
-    "PeerRejected",
-    "RemoteError",
-    "RemoteNode",
-    "SpecError",
-    "WebSocketNodeDep",
-    "WorkerError",
-    "Zone",
+    "AddressNotFound", "AutonomyError", "DeadlineExceeded", "DeliveryError", "HttpServer", "MailboxFull",
+    "MessageTooLarge", "Node", "NodeDep", "NodeNotFound", "NodeSettings", "PeerGone", "PeerRejected",
+    "RemoteError", "RemoteNode", "SpecError", "WebSocketNodeDep", "WorkerError", "Zone",
 }
 
 

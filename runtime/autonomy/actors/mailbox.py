@@ -63,7 +63,9 @@ class Mailbox:
                 else:
                     await asyncio.wait_for(waiter, timeout)
             except TimeoutError:
-                raise DeadlineExceeded(f"no message for mailbox {self.address!r} within {timeout:.3g} s") from None
+                raise DeadlineExceeded(
+                    f"no message for mailbox {self.address!r} within {timeout:.3g} s"
+                ) from None
             finally:
                 self._waiter = None
         item = self._items.popleft()

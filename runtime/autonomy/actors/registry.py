@@ -36,11 +36,11 @@ _Item = tuple[str, ReplyTarget | None, bytes, float]
 
 
 class ActorCell:
-    __slots__ = ("address", "capacity", "hidden", "overflow", "queue", "registry", "scheduled", "stopped", "worker")
+    __slots__ = ("address", "capacity", "hidden", "overflow", "queue", "registry", "scheduled", "stopped",
+                 "worker")
 
-    def __init__(
-        self, registry: ActorRegistry, address: str, worker: Any, capacity: int, overflow: Overflow, hidden: bool
-    ) -> None:
+    def __init__(self, registry: ActorRegistry, address: str, worker: Any, capacity: int,
+                 overflow: Overflow, hidden: bool) -> None:
         self.registry = registry
         self.address = address
         self.worker = worker
@@ -108,15 +108,8 @@ class ActorRegistry:
 
     # -- membership ---------------------------------------------------------------------------------
 
-    def add(
-        self,
-        address: str,
-        worker: Any,
-        *,
-        capacity: int = DEFAULT_MAILBOX_SIZE,
-        overflow: Overflow = Overflow.REJECT,
-        hidden: bool = False,
-    ) -> None:
+    def add(self, address: str, worker: Any, *, capacity: int = DEFAULT_MAILBOX_SIZE,
+            overflow: Overflow = Overflow.REJECT, hidden: bool = False) -> None:
         if not callable(getattr(worker, "handle_message", None)):
             raise WorkerError(
                 f"cannot start {type(worker).__name__} at {address!r}: a worker needs "
@@ -156,9 +149,8 @@ class ActorRegistry:
 
     # -- delivery -----------------------------------------------------------------------------------
 
-    def post(
-        self, address: str, body: str, reply: ReplyTarget | None = None, blob: bytes = b"", deadline: float = 0.0
-    ) -> None:
+    def post(self, address: str, body: str, reply: ReplyTarget | None = None, blob: bytes = b"",
+             deadline: float = 0.0) -> None:
         """Deliver to the actor or mailbox at `address`; raises AddressNotFound or MailboxFull."""
         cell = self._actors.get(address)
         if cell is not None:

@@ -101,13 +101,9 @@ class KubernetesDiscovery:
                 delay = 0.5
                 stream = watch.Watch()
                 async with stream:
-                    async for event in stream.stream(
-                        core.list_namespaced_pod,
-                        self.namespace,
-                        label_selector=self.selector,
-                        resource_version=version,
-                        timeout_seconds=300,
-                    ):
+                    async for event in stream.stream(core.list_namespaced_pod, self.namespace,
+                                                     label_selector=self.selector, resource_version=version,
+                                                     timeout_seconds=300):
                         pod = event["object"]
                         name = pod.metadata.name
                         info = None if event["type"] == "DELETED" else admitted(pod, self.default_port)

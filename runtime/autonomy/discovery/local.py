@@ -79,7 +79,8 @@ class LocalDiscovery:
                 entry = json.loads(path.read_text())
                 if not _alive(int(entry["pid"])):
                     continue
-                found.append(NodeInfo(str(entry["name"]), str(entry["pod"]), str(entry["host"]), int(entry["port"])))
+                found.append(NodeInfo(str(entry["name"]), str(entry["pod"]), str(entry["host"]),
+                                      int(entry["port"])))
             except (OSError, ValueError, KeyError, TypeError):
                 logger.debug("skipping unreadable registry entry %s", path)
         return found

@@ -91,22 +91,13 @@ class HttpServer:
             sock.bind((self.host, self.port))
         except OSError as error:
             sock.close()
-            raise OSError(
-                f"cannot serve HTTP on {self.listen_address}: {error.strerror} "
-                "(set DEFAULT_PORT_HTTP, or pass HttpServer(listen_address=...))"
-            ) from None
+            raise OSError(f"cannot serve HTTP on {self.listen_address}: {error.strerror} "
+                          "(set DEFAULT_PORT_HTTP, or pass HttpServer(listen_address=...))") from None
         sock.listen(2048)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            ws_ping_interval=None,
-            ws_ping_timeout=None,
-            timeout_graceful_shutdown=5,
-        )
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                                ws_ping_interval=None, ws_ping_timeout=None, timeout_graceful_shutdown=5)
         self._server = server = _EmbeddedServer(config)
         self._task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         while not server.started:
@@ -130,9 +121,8 @@ class HttpServer:
         self._task = None
 
 
-def _require_api_key(
-    api_key: str,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+def _require_api_key(api_key: str) -> Callable[[Request, Callable[[Request], Awaitable[Response]]],
+                                                 Awaitable[Response]]:
     async def check(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         if request.url.path not in _OPEN_PATHS:
             given = request.query_params.get("api_key", "")

@@ -75,22 +75,16 @@ class _RemoteReply:
 class Node:
     """A node of a zone. Apps get one from `Node.start(main)`; `main(node)` receives it."""
 
-    def __init__(self, settings: NodeSettings | None = None, http_server: NodeHttpServer | bool | None = None) -> None:
+    def __init__(self, settings: NodeSettings | None = None,
+                 http_server: NodeHttpServer | bool | None = None) -> None:
         self.settings = settings or NodeSettings.from_environment()
         self._actors = ActorRegistry(self.settings.name)
         self._request_ids = itertools.count(1)
         self._transport = GrpcTransport(
-            Identity(
-                self.settings.name,
-                self.settings.zone,
-                self.settings.cluster,
-                self.settings.pod,
-                self.settings.credentials,
-            ),
+            Identity(self.settings.name, self.settings.zone, self.settings.cluster, self.settings.pod,
+                     self.settings.credentials),
             TransportSettings(host=self.settings.transport_host, port=self.settings.transport_port),
-            on_envelopes=self._on_envelopes,
-            on_peer_down=self._on_peer_down,
-            resolve=self._resolve,
+            on_envelopes=self._on_envelopes, on_peer_down=self._on_peer_down, resolve=self._resolve,
         )
         self._discovery: Discovery = self._make_discovery()
         if http_server is None and _default_http_server is not None:
@@ -127,17 +121,10 @@ class Node:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     @staticmethod
-    def start(
-        main: MainFunction | None = None,
-        name: str | None = None,
-        ticket: str | None = None,
-        allow: str | None = None,
-        http_server: NodeHttpServer | bool | None = None,
-        wait_until_interrupted: bool = True,
-        cache_secure_channels: bool = False,
-        use_local_db: bool = False,
-        **options: Any,
-    ) -> None:
+    def start(main: MainFunction | None = None, name: str | None = None, ticket: str | None = None,
+              allow: str | None = None, http_server: NodeHttpServer | bool | None = None,
+              wait_until_interrupted: bool = True, cache_secure_channels: bool = False,
+              use_local_db: bool = False, **options: Any) -> None:
         """Run a node until interrupted (blocking), calling `main(node)` once it is up.
 
         As upstream: with `main=None` the node just serves (a runner pod's whole program is
@@ -158,13 +145,8 @@ class Node:
             sys.exit(1)
 
     @staticmethod
-    async def _run(
-        main: MainFunction | None,
-        name: str | None,
-        http_server: NodeHttpServer | bool | None,
-        wait: bool,
-        options: dict[str, Any],
-    ) -> None:
+    async def _run(main: MainFunction | None, name: str | None, http_server: NodeHttpServer | bool | None,
+                   wait: bool, options: dict[str, Any]) -> None:
         settings = NodeSettings.from_environment(name=name)
         async with Node.serve(settings=settings, http_server=http_server, **options) as node:
             loop = asyncio.get_running_loop()
@@ -191,13 +173,8 @@ class Node:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def serve(
-        cls,
-        name: str | None = None,
-        settings: NodeSettings | None = None,
-        http_server: NodeHttpServer | bool | None = None,
-        **overrides: Any,
-    ) -> AsyncIterator[Node]:
+    async def serve(cls, name: str | None = None, settings: NodeSettings | None = None,
+                    http_server: NodeHttpServer | bool | None = None, **overrides: Any) -> AsyncIterator[Node]:
         """Start a node in the running event loop and stop it on exit (for embedding and tests)."""
         settings = settings or NodeSettings.from_environment(name=name)
         # The agents layer's MCP server and clients (duck-typed: this layer sits below agents).
@@ -271,29 +248,17 @@ class Node:
 
     # -- workers ------------------------------------------------------------------------------------
 
-    async def start_worker(
-        self,
-        name: str,
-        worker: Any,
-        policy: Any = None,
-        exposed_as: str | None = None,
-        *,
-        mailbox_size: int | None = None,
-        overflow: Overflow | str = Overflow.REJECT,
-    ) -> None:
+    async def start_worker(self, name: str, worker: Any, policy: Any = None, exposed_as: str | None = None,
+                           *, mailbox_size: int | None = None, overflow: Overflow | str = Overflow.REJECT) -> None:
         """Start `worker` at address `name` on this node (`policy` and `exposed_as` as upstream, unused)."""
         check_address(name)
-        self._actors.add(name, worker, capacity=mailbox_size or self.settings.mailbox_size, overflow=Overflow(overflow))
+        self._actors.add(name, worker, capacity=mailbox_size or self.settings.mailbox_size,
+                         overflow=Overflow(overflow))
 
     async def start_internal_worker(self, name: str, worker: Any, **kwargs: Any) -> None:
         """Like start_worker, hidden from list_workers (the runtime's and the agents' own actors)."""
-        self._actors.add(
-            name,
-            worker,
-            hidden=True,
-            capacity=kwargs.get("mailbox_size") or self.settings.mailbox_size,
-            overflow=Overflow(kwargs.get("overflow", Overflow.REJECT)),
-        )
+        self._actors.add(name, worker, hidden=True, capacity=kwargs.get("mailbox_size") or self.settings.mailbox_size,
+                         overflow=Overflow(kwargs.get("overflow", Overflow.REJECT)))
 
     async def stop_worker(self, name: str) -> None:
         self._actors.remove(name)
@@ -316,9 +281,8 @@ class Node:
         # len() counts characters; UTF-8 needs at most 4 bytes each, so only long strings are encoded.
         limit = self.settings.max_message_bytes
         if len(message) * 4 > limit and len(message.encode()) > limit:
-            raise MessageTooLarge(
-                f"message of {len(message.encode())} bytes is over the {limit}-byte limit (AUTONOMY_MAX_MESSAGE_BYTES)"
-            )
+            raise MessageTooLarge(f"message of {len(message.encode())} bytes is over the {limit}-byte limit "
+                                  "(AUTONOMY_MAX_MESSAGE_BYTES)")
 
     def _new_mailbox(self, timeout: float | None, address: str | None = None) -> Mailbox:
         deadline = asyncio.get_running_loop().time() + (timeout or self.settings.request_timeout)
@@ -334,17 +298,15 @@ class Node:
         mailbox.deadline = None
         return mailbox
 
-    async def send(
-        self, address: str, message: str, node: str | None = None, policy: Any = None, timeout: float | None = None
-    ) -> Mailbox:
+    async def send(self, address: str, message: str, node: str | None = None, policy: Any = None,
+                   timeout: float | None = None) -> Mailbox:
         """Send `message` to `address` (on `node`); replies arrive in the returned mailbox."""
         mailbox = self._new_mailbox(timeout)
         await self._send(address, message, node, mailbox, timeout)
         return mailbox
 
-    async def send_and_receive(
-        self, address: str, message: str, node: str | None = None, policy: Any = None, timeout: float | None = None
-    ) -> str:
+    async def send_and_receive(self, address: str, message: str, node: str | None = None, policy: Any = None,
+                               timeout: float | None = None) -> str:
         """Request and reply: the first reply to `message`, or DeadlineExceeded after `timeout` seconds."""
         mailbox = self._new_mailbox(timeout)
         try:
@@ -357,15 +319,8 @@ class Node:
         """Fire and forget: no mailbox, no reply, the cheapest send there is."""
         await self._send(address, message, node, None, None)
 
-    async def _send(
-        self,
-        address: str,
-        message: str,
-        node: str | None,
-        reply_to: Mailbox | None,
-        timeout: float | None,
-        blob: bytes = b"",
-    ) -> None:
+    async def _send(self, address: str, message: str, node: str | None, reply_to: Mailbox | None,
+                    timeout: float | None, blob: bytes = b"") -> None:
         self._check_size(message)
         if node is None or node == self.name:
             deadline = reply_to.deadline if reply_to is not None and reply_to.deadline else 0.0
@@ -375,11 +330,8 @@ class Node:
             await self._transport.send(node, (0, address, message, "", 0, 0, "", blob))
             return
         reply_to.peers.add(node)
-        remaining = (
-            (reply_to.deadline - asyncio.get_running_loop().time())
-            if reply_to.deadline
-            else (timeout or self.settings.request_timeout)
-        )
+        remaining = (reply_to.deadline - asyncio.get_running_loop().time()) if reply_to.deadline else \
+            (timeout or self.settings.request_timeout)
         deadline_ms = int((time.time() + max(remaining, 0.0)) * 1000)
         request_id = next(self._request_ids)
         await self._transport.send(node, (0, address, message, reply_to.address, request_id, deadline_ms, "", blob))

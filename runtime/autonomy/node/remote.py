@@ -43,9 +43,8 @@ class RemoteNode:
     async def send(self, address: str, message: str, timeout: float | None = None) -> Mailbox:
         return await self.local.send(address, message, node=self.name, timeout=timeout)
 
-    async def send_and_receive(
-        self, address: str, message: str, timeout: float | None = REMOTE_TIMEOUT, policy: Any = None
-    ) -> str:
+    async def send_and_receive(self, address: str, message: str, timeout: float | None = REMOTE_TIMEOUT,
+                               policy: Any = None) -> str:
         return await self.local.send_and_receive(address, message, node=self.name, timeout=timeout)
 
     async def _control(self, request: dict[str, Any], blob: bytes = b"", timeout: float = CONTROL_TIMEOUT) -> Any:
@@ -56,9 +55,8 @@ class RemoteNode:
         finally:
             mailbox.close()
         if not answer.get("ok"):
-            raise error_from_code(
-                str(answer.get("code", "remote")), f"node {self.name!r}: {answer.get('error', 'request failed')}"
-            )
+            raise error_from_code(str(answer.get("code", "remote")),
+                                  f"node {self.name!r}: {answer.get('error', 'request failed')}")
         return answer.get("result")
 
     async def ping(self) -> dict[str, Any]:

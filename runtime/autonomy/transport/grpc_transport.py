@@ -95,14 +95,9 @@ class GrpcTransport:
     """Links to peers over gRPC. `on_envelopes(peer, envelopes)` and `on_peer_down(peer, reason)` are
     called from the event loop; `resolve(peer)` gives the host and port to dial."""
 
-    def __init__(
-        self,
-        identity: Identity,
-        settings: TransportSettings,
-        on_envelopes: Callable[[str, Sequence[pb.Envelope]], None],
-        on_peer_down: Callable[[str, str], None],
-        resolve: Resolver,
-    ) -> None:
+    def __init__(self, identity: Identity, settings: TransportSettings,
+                 on_envelopes: Callable[[str, Sequence[pb.Envelope]], None],
+                 on_peer_down: Callable[[str, str], None], resolve: Resolver) -> None:
         self.identity = identity
         self.settings = settings
         self._on_envelopes = on_envelopes
@@ -122,8 +117,7 @@ class GrpcTransport:
     async def start(self) -> int:
         server = grpc.aio.server(options=self.settings.grpc_options())
         handler = grpc.stream_stream_rpc_method_handler(
-            self._accept,
-            request_deserializer=pb.Frame.FromString,
+            self._accept, request_deserializer=pb.Frame.FromString,
             response_serializer=pb.Frame.SerializeToString,
         )
         server.add_generic_rpc_handlers(
@@ -133,10 +127,8 @@ class GrpcTransport:
         try:
             self.port = server.add_insecure_port(address)
         except RuntimeError as error:
-            raise OSError(
-                f"cannot listen for peers on {address}: {error} "
-                "(set AUTONOMY_TRANSPORT_PORT to a free port, or 0 for any)"
-            ) from error
+            raise OSError(f"cannot listen for peers on {address}: {error} "
+                          "(set AUTONOMY_TRANSPORT_PORT to a free port, or 0 for any)") from error
         await server.start()
         self._server = server
         return self.port
@@ -162,28 +154,16 @@ class GrpcTransport:
         if hello.node == me.node:
             return f"node name {hello.node!r} is this node's own name"
         if hello.cluster != me.cluster or hello.zone != me.zone:
-            return (
-                f"node {hello.node!r} is in zone {hello.cluster}/{hello.zone}, "
-                f"this node accepts zone {me.cluster}/{me.zone} only"
-            )
+            return (f"node {hello.node!r} is in zone {hello.cluster}/{hello.zone}, "
+                    f"this node accepts zone {me.cluster}/{me.zone} only")
         if me.credentials and not hmac.compare_digest(hello.credentials, me.credentials):
             return f"node {hello.node!r} presented wrong zone credentials"
         return None
 
     def _hello(self, accepted: bool = True, reason: str = "") -> pb.Frame:
         me = self.identity
-        return pb.Frame(
-            hello=pb.Hello(
-                version=PROTOCOL_VERSION,
-                node=me.node,
-                zone=me.zone,
-                cluster=me.cluster,
-                pod=me.pod,
-                credentials=me.credentials,
-                accepted=accepted,
-                reason=reason,
-            )
-        )
+        return pb.Frame(hello=pb.Hello(version=PROTOCOL_VERSION, node=me.node, zone=me.zone, cluster=me.cluster,
+                                       pod=me.pod, credentials=me.credentials, accepted=accepted, reason=reason))
 
     async def _accept(self, _requests: object, context: grpc.aio.ServicerContext) -> None:
         peer_address = context.peer()
@@ -229,10 +209,8 @@ class GrpcTransport:
             backoff = self._backoff.get(peer)
             now = time.monotonic()
             if backoff is not None and now < backoff.not_before:
-                raise PeerGone(
-                    f"node {peer!r} is unreachable ({backoff.last_error}); "
-                    f"next attempt in {backoff.not_before - now:.2f} s"
-                )
+                raise PeerGone(f"node {peer!r} is unreachable ({backoff.last_error}); "
+                               f"next attempt in {backoff.not_before - now:.2f} s")
             pending = asyncio.get_running_loop().create_future()
             self._dialing[peer] = pending
             asyncio.get_running_loop().create_task(self._dial_into(peer, pending))
@@ -264,9 +242,8 @@ class GrpcTransport:
         host, port = target
         channel = grpc.aio.insecure_channel(f"{host}:{port}", options=self.settings.grpc_options())
         try:
-            call = channel.stream_stream(
-                METHOD, request_serializer=pb.Frame.SerializeToString, response_deserializer=pb.Frame.FromString
-            )()
+            call = channel.stream_stream(METHOD, request_serializer=pb.Frame.SerializeToString,
+                                         response_deserializer=pb.Frame.FromString)()
             async with asyncio.timeout(self.settings.handshake_timeout):
                 await call.write(self._hello())
                 answer = await call.read()
@@ -289,7 +266,8 @@ class GrpcTransport:
         if hello.node != peer:
             await channel.close()
             raise PeerGone(f"{host}:{port} is now node {hello.node!r}, not {peer!r}")
-        link = self._new_link(peer, dialer=self.identity.node, read=call.read, write=call.write, closer=channel.close)
+        link = self._new_link(peer, dialer=self.identity.node, read=call.read, write=call.write,
+                              closer=channel.close)
         self._adopt(link)
         task = asyncio.get_running_loop().create_task(self._run_link(link))
         self._link_tasks.add(task)
@@ -307,24 +285,11 @@ class GrpcTransport:
 
     # -- links --------------------------------------------------------------------------------------
 
-    def _new_link(
-        self,
-        peer: str,
-        dialer: str,
-        read: Callable[[], Awaitable[object]],
-        write: Callable[[pb.Frame], Awaitable[None]],
-        closer: Callable[[], object] | None = None,
-    ) -> PeerLink:
-        return PeerLink(
-            peer,
-            dialer,
-            read,
-            write,
-            self._on_envelopes,
-            self.settings.max_frame_bytes,
-            self.settings.high_water,
-            closer,
-        )
+    def _new_link(self, peer: str, dialer: str, read: Callable[[], Awaitable[object]],
+                  write: Callable[[pb.Frame], Awaitable[None]],
+                  closer: Callable[[], object] | None = None) -> PeerLink:
+        return PeerLink(peer, dialer, read, write, self._on_envelopes, self.settings.max_frame_bytes,
+                        self.settings.high_water, closer)
 
     def _adopt(self, link: PeerLink) -> None:
         old = self._links.get(link.peer)

@@ -39,17 +39,9 @@ WriteFn = Callable[[pb.Frame], Awaitable[None]]
 class PeerLink:
     """The live connection to one peer. `send` never blocks; `congested` tells callers to slow down."""
 
-    def __init__(
-        self,
-        peer: str,
-        dialer: str,
-        read: ReadFn,
-        write: WriteFn,
-        on_envelopes: Callable[[str, Sequence[pb.Envelope]], None],
-        max_frame_bytes: int,
-        high_water: int,
-        closer: Callable[[], Any] | None = None,
-    ) -> None:
+    def __init__(self, peer: str, dialer: str, read: ReadFn, write: WriteFn,
+                 on_envelopes: Callable[[str, Sequence[pb.Envelope]], None],
+                 max_frame_bytes: int, high_water: int, closer: Callable[[], Any] | None = None) -> None:
         self.peer = peer
         self.dialer = dialer  # which node opened the stream
         self._read = read
@@ -104,16 +96,8 @@ class PeerLink:
                 if kind == 0 and not reply_to and not blob:
                     add(address=address, body=body)
                 else:
-                    add(
-                        kind=kind,
-                        address=address,
-                        body=body,
-                        reply_to=reply_to,
-                        request_id=request_id,  # type: ignore[arg-type]
-                        deadline_ms=deadline_ms,
-                        error_code=error_code,
-                        blob=blob,
-                    )
+                    add(kind=kind, address=address, body=body, reply_to=reply_to, request_id=request_id,  # type: ignore[arg-type]
+                        deadline_ms=deadline_ms, error_code=error_code, blob=blob)
                 size += len(body) + len(blob) + len(address) + 16
                 if size >= limit:  # keep frames under the gRPC message limit
                     await self._write(frame)

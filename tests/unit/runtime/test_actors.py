@@ -13,9 +13,8 @@ from autonomy.actors import Overflow
 
 @pytest.fixture
 async def node(tmp_path):
-    async with Node.serve(
-        name="solo", http_server=False, discovery="none", transport_port=0, transport_host="127.0.0.1"
-    ) as node:
+    async with Node.serve(name="solo", http_server=False, discovery="none", transport_port=0,
+                          transport_host="127.0.0.1") as node:
         yield node
 
 

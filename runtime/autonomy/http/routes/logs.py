@@ -23,8 +23,7 @@ async def get_levels() -> dict[str, Any]:
 @router.post("/logs/levels")
 async def change_level(change: LevelChange) -> dict[str, Any]:
     if change.level.lower() not in AVAILABLE_LEVELS:
-        raise HTTPException(
-            status_code=422, detail=f"level {change.level!r} is not one of {', '.join(AVAILABLE_LEVELS)}"
-        )
+        raise HTTPException(status_code=422,
+                            detail=f"level {change.level!r} is not one of {', '.join(AVAILABLE_LEVELS)}")
     set_log_level(change.module, change.level)
     return {"status": "ok", "module": change.module, "level": change.level.lower(), "levels": current_levels()}
