@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.hygiene import no_leaked_tasks  # noqa: F401 - autouse fixture
+
 NODE_MAIN = Path(__file__).with_name("node_main.py")
 
 
@@ -101,3 +103,4 @@ def node_options(local_zone: LocalZone) -> dict:
     """Options for an in-process test driver node that joins the same local zone."""
     return dict(registry_dir=local_zone.registry, transport_port=0, transport_host="127.0.0.1", zone="testzone",
                 cluster="testcluster", pod="main-pod", discovery="local", http_server=False)
+

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 
-import cloudpickle
 import pytest
 
 from autonomy import AddressNotFound, MessageTooLarge, Node, Zone
@@ -21,10 +19,6 @@ class Adder:
     async def handle_message(self, context, message):
         self.total += int(message)
         await context.reply(json.dumps({"total": self.total, "node": self.node.name}))
-
-
-# The runner processes cannot import this test module: ship its classes by value, as an app's would be.
-cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 async def wait_for_nodes(node: Node, count: int, filter: str | None = None, timeout: float = 10.0):

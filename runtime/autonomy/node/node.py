@@ -341,6 +341,8 @@ class Node:
     def _on_envelopes(self, peer: str, envelopes: Sequence[pb.Envelope]) -> None:
         actors = self._actors
         post = actors.post
+        dropped = 0
+        first_error: DeliveryError | None = None
         for envelope in envelopes:
             kind = envelope.kind
             if kind == 0:
@@ -348,8 +350,9 @@ class Node:
                 if not reply_to:
                     try:
                         post(envelope.address, envelope.body, None, envelope.blob)
-                    except DeliveryError as error:
-                        logger.warning("dropped a message from %s: %s", peer, error)
+                    except DeliveryError as error:  # fire-and-forget: nobody to tell but the log
+                        dropped += 1
+                        first_error = first_error or error
                     continue
                 target = _RemoteReply(self, peer, reply_to, envelope.request_id)
                 deadline = 0.0
@@ -368,6 +371,8 @@ class Node:
                     mailbox.put(envelope.body)
                 else:
                     mailbox.put(error_from_code(envelope.error_code, envelope.body))
+        if dropped:
+            logger.warning("dropped %d one-way message(s) from %s: %s", dropped, peer, first_error)
 
     def _on_peer_down(self, peer: str, reason: str) -> None:
         for mailbox in self._actors.mailboxes():
