@@ -67,6 +67,8 @@ class _QuietServer(uvicorn.Server):
 
 
 class McpServer:
+    _running = 0  # servers up in this process: the last one to stop tidies the SSE library's watcher
+
     def __init__(self, listen_address: str = "0.0.0.0:8001") -> None:
         host, sep, port = listen_address.rpartition(":")
         if not sep or not port.isdigit():
@@ -86,6 +88,7 @@ class McpServer:
                 raise OSError(f"MCP server on {self.host}:{self.port} stopped during start-up")
             await asyncio.sleep(0.01)
         self.port = server.servers[0].sockets[0].getsockname()[1]
+        McpServer._running += 1
         logger.info("MCP server on %s:%d (SSE at /sse)", self.host, self.port)
 
     async def stop(self) -> None:
@@ -93,4 +96,20 @@ class McpServer:
             self._server.should_exit = True
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._task, 5)
+            McpServer._running -= 1
+            if McpServer._running == 0:
+                await _stop_sse_watchers()
         self._server = self._task = None
+
+
+async def _stop_sse_watchers() -> None:
+    """sse-starlette polls for shutdown in a task per event loop that never ends on its own when uvicorn
+    does not own the signals (ours does not: the node does). It restarts with the next SSE connection."""
+    watchers = [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "") == "_shutdown_watcher" and not task.done()
+    ]
+    for task in watchers:
+        task.cancel()
+    await asyncio.gather(*watchers, return_exceptions=True)
