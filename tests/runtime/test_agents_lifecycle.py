@@ -66,3 +66,27 @@ async def test_reference_to_an_unknown_agent_fails_fast(llm: ScriptedLLM) -> Non
     async with Node.serve(name="refs", discovery="none", http_server=False) as node:
         with pytest.raises(AddressNotFound):
             await AgentReference("ghost", node).send("hello", timeout=5)
+
+
+async def test_an_exposed_agent_as_a_tool_of_another(llm: ScriptedLLM) -> None:
+    def respond(body: dict) -> Reply:
+        system, last = body["messages"][0]["content"], body["messages"][-1]
+        if system.startswith("Expert"):
+            return Reply(text=f"expert says: {last['content']}", delay=0.5)
+        if last["role"] == "user":
+            return Reply(tool_calls=[("expert", {"prompt": "question from " + last["content"]})])
+        return Reply(text="relayed: " + last["content"])
+
+    llm.script.responder = respond
+    async with Node.serve(name="tools", discovery="none", http_server=False) as node:
+        expert = await Agent.start(
+            node=node, name="expert", instructions="Expert.", model=Model("m"), exposed_as="Ask me"
+        )
+        lead = await Agent.start(node=node, name="lead", instructions="Lead.", model=Model("m"), tools=[expert])
+        first, second = await asyncio.gather(lead.send("a", conversation="1"), lead.send("b", conversation="2"))
+        assert first[-1].text == "relayed: expert says: question from a"
+        assert second[-1].text == "relayed: expert says: question from b"  # neither call interrupted the other
+        assert node.agents["expert"].core.conversations == {}  # the tool calls' conversations were forgotten
+        spec = (await expert.spec())["function"]
+        assert spec["description"] == "Ask me" and spec["parameters"]["required"] == ["prompt"]
+        assert "prompt" in await expert.invoke("{}")

@@ -114,6 +114,13 @@ class AgentCore:
     async def conversation_state(self, scope: str, conversation: str) -> dict[str, Any]:
         return await self.conversation(scope, conversation).describe()
 
+    async def forget(self, scope: str, conversation: str) -> None:
+        """Drop a finished conversation from this process (its long-term copy, if any, stays)."""
+        state = self.conversations.get((scope, conversation))
+        if state is not None and not state.is_active and not state.queue:
+            del self.conversations[(scope, conversation)]
+            self.memory.clear_short_term_memory(scope, conversation)
+
     def worker_keys(self) -> list[str]:
         return [f"{self.name}/{s}/{c}" for s, c in self.conversations]
 

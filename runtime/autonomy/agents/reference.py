@@ -7,6 +7,7 @@ re-sequenced by `part_nb` before they are handed out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 from autonomy.agents.errors import AgentBusy, AgentError, SendMessageTimeoutError
 from autonomy.agents.messages import ConversationMessage, parse_messages
 from autonomy.errors import DeadlineExceeded
+from autonomy.names import random_hex
 
 #: Without a timeout, a call waits as long as an agent may run (600 s) plus a margin, as upstream advises.
 DEFAULT_TIMEOUT = 660.0
@@ -201,7 +203,14 @@ class AgentReference:
             prompt = arguments.get("prompt") if isinstance(arguments, dict) else None
             if not isinstance(prompt, str) or not prompt:
                 raise ValueError("invalid arguments: prompt: a non-empty string is required")
-            reply = await self.send(prompt)
+            # Each call is its own conversation: calls from several conversations of the calling agent must
+            # not interrupt one another. It is forgotten afterwards so tool calls do not pile up.
+            conversation = f"tool-call-{random_hex(8)}"
+            try:
+                reply = await self.send(prompt, conversation=conversation)
+            finally:
+                with contextlib.suppress(Exception):
+                    await self._call({"type": "forget_conversation_request", "conversation": conversation}, timeout=10)
             return reply[-1].text if reply else ""
         except Exception as error:
             return f"Tool execution failed: {type(error).__name__}: {error}"

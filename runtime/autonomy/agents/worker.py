@@ -96,6 +96,9 @@ class AgentWorker:
                 await reply({"type": "get_conversations_response", "conversations": found})
             elif kind == "get_identifier_request":
                 await reply({"type": "get_identifier_response", "identifier": core.name.replace("-", "_").lower()})
+            elif kind == "forget_conversation_request":
+                await core.forget(scope, conversation)
+                await reply({"type": "forget_conversation_response"})
             elif kind == "stop_request":
                 await core.stop()
                 if self.node is not None:
