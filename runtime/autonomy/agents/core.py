@@ -112,7 +112,17 @@ class AgentCore:
         return self.conversation(scope, conversation).submit(request)
 
     async def conversation_state(self, scope: str, conversation: str) -> dict[str, Any]:
-        return await self.conversation(scope, conversation).describe()
+        state = self.conversations.get((scope, conversation))
+        if state is not None:
+            return await state.describe()
+        count = await self.memory.get_message_count(scope, conversation)  # asking must not create it
+        return {
+            "is_paused": False,
+            "phase": "ready",
+            "message_count": count,
+            "scope": scope,
+            "conversation": conversation,
+        }
 
     async def forget(self, scope: str, conversation: str) -> None:
         """Drop a finished conversation from this process (its long-term copy, if any, stays)."""
