@@ -88,6 +88,10 @@ class Conversation:
         return self.pending_input is not None
 
     @property
+    def summarizing(self) -> bool:
+        return self._summarizing is not None and not self._summarizing.done()
+
+    @property
     def is_active(self) -> bool:
         return self._run is not None and not self._run.done()
 

@@ -102,10 +102,29 @@ class AgentCore:
 
     def conversation(self, scope: str, conversation: str) -> Conversation:
         key = (scope, conversation)
-        state = self.conversations.get(key)
+        state = self.conversations.pop(key, None)
         if state is None:
-            state = self.conversations[key] = Conversation(self, scope, conversation)
+            state = Conversation(self, scope, conversation)
+            self._evict_idle()
+        self.conversations[key] = state  # most recently used last: eviction starts from the front
         return state
+
+    def _evict_idle(self) -> None:
+        """With a long-term store, idle conversations over the cap leave the process: their messages are
+        in the store and reload on the next request. Without one, nothing is evicted (it would be lost)."""
+        if self.memory.store is None:
+            return
+        excess = len(self.conversations) - self.settings.max_idle_conversations_in_process + 1
+        if excess <= 0:
+            return
+        for key, state in list(self.conversations.items()):
+            if excess <= 0:
+                break
+            if state.is_active or state.queue or state.is_paused or state.summarizing:
+                continue
+            del self.conversations[key]
+            self.memory.forget(*key)
+            excess -= 1
 
     def submit(self, scope: str, conversation: str, request: Request) -> bool:
         """Queue a request; False when that conversation already has too many requests waiting."""

@@ -123,6 +123,11 @@ class Memory:
         self._short.pop((scope, conversation), None)
         self._tokens.pop((scope, conversation), None)
 
+    def forget(self, scope: str, conversation: str) -> None:
+        """Drop a conversation from the process only; with a store it reloads on the next use."""
+        self.clear_short_term_memory(scope, conversation)
+        self._loaded.discard((scope, conversation))
+
     async def delete_conversation(self, scope: str, conversation: str) -> None:
         self.clear_short_term_memory(scope, conversation)
         if self.store is not None:

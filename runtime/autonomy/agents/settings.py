@@ -26,6 +26,8 @@ class AgentSettings:
     context_summary: dict[str, Any] | None = None
     exposed_as: str | None = None
     max_queued_per_conversation: int = 100
+    #: With long-term memory, idle conversations beyond this many leave the process (they reload on use).
+    max_idle_conversations_in_process: int = 10_000
 
     def check(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):

@@ -228,3 +228,23 @@ def test_bad_context_summary_is_explained() -> None:
         SummaryConfig.from_option({"floor": 5, "ceiling": 5})
     with pytest.raises(ValueError, match="unknown keys"):
         SummaryConfig.from_option({"celing": 5})
+
+
+async def test_idle_conversations_leave_the_process_only_when_stored(llm: ScriptedLLM, tmp_path: Any) -> None:
+    from autonomy.agents.store import SqliteStore
+
+    llm.script.responder = lambda body: Reply(text=f"{len(body['messages'])} in context")
+    store = SqliteStore(tmp_path / "m.sqlite")
+    settings = AgentSettings(name="e", instructions="x", model=Model("gpt-test"), max_idle_conversations_in_process=2)
+    agent = AgentCore(settings, Memory("e", store=store))
+    for i in range(5):
+        await ask(agent, f"hello {i}", conversation=f"c{i}")
+    assert len(agent.conversations) <= 2 and ("", "c4") in agent.conversations
+    [again] = await ask(agent, "back", conversation="c0")  # evicted, reloaded from the store
+    assert again["messages"][-1]["content"]["text"] == "4 in context"
+    store.close()
+
+    unbounded = make_agent(max_idle_conversations_in_process=2)  # no store: nothing may be lost
+    for i in range(4):
+        await ask(unbounded, f"hello {i}", conversation=f"c{i}")
+    assert len(unbounded.conversations) == 4
