@@ -150,22 +150,32 @@ def _use_existing(kubeconfig: Path) -> KubernetesCluster:
 
 
 def _binaries(request: pytest.FixtureRequest) -> Any:
-    """The cached binaries, building them first when needed (progress shown, not captured)."""
+    """The cached binaries (built, if need be, right after collection: see pytest_collection_modifyitems)."""
     try:
         return controlplane.Binaries.from_cache()
-    except controlplane.BinariesMissing:
+    except controlplane.BinariesMissing as missing:
         if shutil.which("go") is None:
             _unavailable("no Go toolchain to build the Kubernetes control plane (see hack/k8s/README.md)")
+        pytest.fail(request.config.stash.get(_BUILD_ERROR_KEY, str(missing)), pytrace=False)
     except controlplane.ControlPlaneError as error:
         pytest.fail(str(error), pytrace=False)
-    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+
+def _build_if_needed(config: pytest.Config) -> None:
+    """Build the binaries before the first test, outside any test's timeout, showing build.sh's progress."""
+    try:
+        controlplane.Binaries.from_cache()
+        return
+    except controlplane.ControlPlaneError:
+        if shutil.which("go") is None:
+            return  # the fixtures skip (or fail under CI) with the reason
+    capture = config.pluginmanager.getplugin("capturemanager")
     guard = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
     try:
         with guard:
             controlplane.build_binaries()
-        return controlplane.Binaries.from_cache()
     except controlplane.ControlPlaneError as error:
-        pytest.fail(str(error), pytrace=False)
+        config.stash[_BUILD_ERROR_KEY] = str(error)
 
 
 @pytest.fixture(scope="session")
@@ -201,6 +211,12 @@ def k8s(request: pytest.FixtureRequest,
         atexit.unregister(plane.stop)
 
 
+@pytest.fixture(scope="session")
+def k8s_binaries(request: pytest.FixtureRequest) -> Any:
+    """The built control-plane binaries (controlplane.Binaries), for tests of the harness itself."""
+    return _binaries(request)
+
+
 @pytest.fixture
 def namespace(k8s: KubernetesCluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace (its `default` ServiceAccount already there), deleted after the test."""
@@ -220,13 +236,28 @@ def namespace(k8s: KubernetesCluster, request: pytest.FixtureRequest) -> Iterato
 
 
 _STARTUP_KEY = pytest.StashKey[float]()
+_BUILD_ERROR_KEY = pytest.StashKey[str]()
 
 
+def _uses_cluster(item: pytest.Item) -> bool:
+    return bool({"k8s", "k8s_binaries"} & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Whatever uses the cluster is a control-plane test, so `-m "not control_plane"` leaves it out."""
     for item in items:
-        if "k8s" in getattr(item, "fixturenames", ()):
+        if _uses_cluster(item):
             item.add_marker(pytest.mark.control_plane)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the binaries now if a selected test needs them (before any test's timeout starts)."""
+    config = session.config
+    if config.option.collectonly or _existing_kubeconfig() is not None:
+        return
+    if any(_uses_cluster(item) for item in session.items):
+        _build_if_needed(config)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
