@@ -178,6 +178,25 @@ def _build_if_needed(config: pytest.Config) -> None:
         config.stash[_BUILD_ERROR_KEY] = str(error)
 
 
+def _start_plane(binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A started ControlPlane; tried twice, as another process may take a port picked as free."""
+    errors = []
+    for _attempt in range(2):
+        plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries,
+                                          nodes=FAKE_NODES)
+        # Teardown also on paths pytest's finalizers miss (sys.exit from a signal handler, say);
+        # a SIGKILLed pytest is covered by the children's parent-death signal.
+        atexit.register(plane.stop)
+        try:
+            plane.start()  # stops whatever it started when it fails
+        except controlplane.ControlPlaneError as error:
+            atexit.unregister(plane.stop)
+            errors.append(str(error))
+            continue
+        return plane
+    pytest.fail("the control plane did not start: " + "\n(retry) ".join(errors), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def k8s(request: pytest.FixtureRequest,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesCluster]:
@@ -188,16 +207,8 @@ def k8s(request: pytest.FixtureRequest,
         return
 
     binaries = _binaries(request)
-    plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries,
-                                      nodes=FAKE_NODES)
-    # Teardown also on the paths pytest's finalizers miss (sys.exit from a signal handler, say);
-    # a SIGKILLed pytest is covered by the children's parent-death signal.
-    atexit.register(plane.stop)
     started = time.monotonic()
-    try:
-        plane.start()
-    except controlplane.ControlPlaneError as error:
-        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
+    plane = _start_plane(binaries, tmp_path_factory)
     request.config.stash[_STARTUP_KEY] = time.monotonic() - started
     versions = controlplane.read_versions()
     try:
