@@ -76,6 +76,21 @@ run() {
   fi
 }
 
+# run_ticking LOG LABEL CMD...: `run`, saying every minute how many packages the (`go build -v`)
+# command has compiled so far, so a long build does not look hung.
+run_ticking() {
+  local log="$1" label="$2" mark ticker; shift 2
+  mark="$(wc -l <"$log")"
+  ( while sleep 60; do
+      say "$label: still compiling, $(( $(wc -l <"$log") - mark )) packages done"
+    done ) &
+  ticker=$!
+  trap 'kill "$ticker" 2>/dev/null || true' EXIT
+  run "$log" "$@"
+  kill "$ticker" 2>/dev/null || true
+  trap - EXIT
+}
+
 # Reaching the proxy is checked once, with a message that names the cause rather than a Go trace.
 check_proxy() {
   local log="$CACHE/logs/proxy-check.log"
@@ -126,9 +141,9 @@ build_kubernetes() {
     key="${kv%%=*}"; val="${kv#*=}"
     ld+=" -X k8s.io/client-go/pkg/version.$key=$val -X k8s.io/component-base/version.$key=$val"
   done
-  say "kubernetes $v: compiling kube-apiserver, kube-controller-manager, kube-scheduler (15-30 min cold on 2 cores; log: $log)"
+  say "kubernetes $v: compiling kube-apiserver, kube-controller-manager, kube-scheduler (about 5 min cold on 2 cores; log: $log)"
   tmp="$k8s_dir.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
-  (cd "$src" && run "$log" go build -trimpath -tags selinux,notest -ldflags "$ld" -o "$tmp/" \
+  (cd "$src" && run_ticking "$log" "kubernetes $v" go build -v -trimpath -tags selinux,notest -ldflags "$ld" -o "$tmp/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler)
   rm -rf "$k8s_dir"; mv "$tmp" "$k8s_dir"
