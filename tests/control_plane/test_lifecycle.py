@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_fixtures import CONTROLPLANE_PY, controlplane
+
+from tests.k8s_fixtures import CONTROLPLANE_PY, controlplane
 
 pytestmark = pytest.mark.control_plane
 
-TESTS_DIR = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -108,7 +109,7 @@ def test_interrupted_runner_leaves_nothing_behind(k8s_binaries: Any, tmp_path: P
 
 def test_failing_test_session_tears_control_plane_down(k8s_binaries: Any, tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["k8s_fixtures"]\n')
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["tests.k8s_fixtures"]\n')
     (tmp_path / "test_fails.py").write_text(textwrap.dedent("""
         def test_fails(k8s):
             assert k8s.kubectl("get", "nodes").returncode == 0
@@ -117,7 +118,7 @@ def test_failing_test_session_tears_control_plane_down(k8s_binaries: Any, tmp_pa
     basetemp = tmp_path / "basetemp"
     env = {k: v for k, v in os.environ.items()
            if k not in ("AUTONOMY_TEST_KUBECONFIG", "AUTONOMY_TEST_USE_CURRENT_CONTEXT")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS_DIR), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
 
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}",
