@@ -10,7 +10,8 @@ hack/k8s/build.sh builds from the Go modules, or, when asked, an existing cluste
 Under CI (``CI=true``) the control-plane tests never skip: a control plane that cannot start fails
 them. Elsewhere, on a machine without Go, they skip with a one-line reason.
 
-Registered from tests/conftest.py, so any test directory can request `k8s` and `namespace`.
+Registered from tests/conftest.py (`pytest_plugins = ["tests.k8s_fixtures"]`), so any test directory
+can request `k8s`, `namespace` and `k8s_binaries`.
 """
 
 from __future__ import annotations
