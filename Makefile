@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 EXAMPLE ?= examples/hello
 
-.PHONY: install run test test-unit lint typecheck protos bench clean
+.PHONY: install run test test-unit lint typecheck protos bench clean k8s-bins cluster-up cluster-down
 
 install: $(VENV)/.installed
 
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	cd $(EXAMPLE) && ../../$(BIN)/python main.py
 
-test: install lint typecheck
+test: install lint typecheck k8s-bins
 	$(BIN)/python -m pytest tests
 
 test-unit: install
@@ -40,6 +40,18 @@ protos: install
 bench: install
 	$(BIN)/python bench/runtime_bench.py
 	$(BIN)/python bench/agents_bench.py
+
+# The test control plane (hack/k8s/README.md): binaries built once from the Go modules and cached
+# in ~/.cache/autonomy-k8s; without Go (outside CI) nothing is built and its tests skip.
+k8s-bins:
+	hack/k8s/build.sh --optional
+
+cluster-up:
+	hack/k8s/build.sh
+	$(PYTHON) hack/k8s/controlplane.py up
+
+cluster-down:
+	$(PYTHON) hack/k8s/controlplane.py down
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
