@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from support.processes import free_port, start_python, stop, wait_for_port
-from support.scripted_llm import Reply, ScriptedLLM, last_text
 
 from autonomy import Agent, AgentReference, McpClient, McpServer, McpTool, Model, Node, Zone
+from tests.support.processes import free_port, start_python, stop, wait_for_port
+from tests.support.scripted_llm import Reply, ScriptedLLM, last_text
 
 AGENT_MAIN = Path(__file__).with_name("agent_node_main.py")
 
@@ -139,7 +139,7 @@ async def test_long_term_memory_survives_a_restart(local_zone: Any, llm: Scripte
 @pytest.fixture
 def mcp_server_url() -> Iterator[str]:
     port = free_port()
-    process = start_python(["-m", "support.mcp_test_server", str(port), "sse"])
+    process = start_python(["-m", "tests.support.mcp_test_server", str(port), "sse"])
     try:
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}/sse"

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from support.scripted_llm import Reply, ScriptedLLM
+
+from tests.support.scripted_llm import Reply, ScriptedLLM
 
 from .conftest import NodeProcess
 

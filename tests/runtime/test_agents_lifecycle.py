@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from support.scripted_llm import Reply, ScriptedLLM
 
 from autonomy import Agent, AgentReference, Model, ModelConfigurationError, Node
 from autonomy.errors import AddressNotFound
+from tests.support.scripted_llm import Reply, ScriptedLLM
 
 
 @pytest.fixture(scope="module")

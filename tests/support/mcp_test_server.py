@@ -1,4 +1,4 @@
-"""A real MCP server for tests, run as a subprocess: `python -m support.mcp_test_server PORT TRANSPORT`."""
+"""A real MCP server for tests, run as a subprocess: `python -m tests.support.mcp_test_server PORT KIND`."""
 
 from __future__ import annotations
 

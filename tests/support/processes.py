@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-TESTS_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 def free_port() -> int:
@@ -34,10 +34,10 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 def start_python(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     full_env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(REPO_DIR), os.environ.get("PYTHONPATH", "")]),
     }
     full_env.update(env or {})
-    return subprocess.Popen([sys.executable, *args], env=full_env, cwd=str(TESTS_DIR))
+    return subprocess.Popen([sys.executable, *args], env=full_env, cwd=str(REPO_DIR))
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-from support.scripted_llm import Reply, ScriptedLLM
 
 from autonomy.agents.conversation import Request
 from autonomy.agents.core import AgentCore
@@ -15,6 +14,7 @@ from autonomy.agents.messages import user
 from autonomy.agents.settings import AgentSettings
 from autonomy.models import Model, ModelRequestError
 from autonomy.tools import Tool
+from tests.support.scripted_llm import Reply, ScriptedLLM
 
 
 def add(a: int, b: int) -> int:

@@ -7,8 +7,6 @@ import json
 import time
 from typing import Any
 
-from support.scripted_llm import Reply, ScriptedLLM
-
 from autonomy.agents.conversation import INTERRUPTED_TEXT, Request
 from autonomy.agents.core import AgentCore
 from autonomy.agents.memory import Memory
@@ -16,6 +14,7 @@ from autonomy.agents.messages import user
 from autonomy.agents.settings import AgentSettings
 from autonomy.models import Model
 from autonomy.tools import Tool
+from tests.support.scripted_llm import Reply, ScriptedLLM
 
 
 def add(a: int, b: int) -> int:

@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support.scripted_llm import ScriptedLLM
+
+from tests.support.scripted_llm import ScriptedLLM
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def llm_server() -> Iterator[ScriptedLLM]:
 
 @pytest.fixture
 def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
-    from support.scripted_llm import Script
+    from tests.support.scripted_llm import Script
 
     llm_server.script.__init__()  # type: ignore[misc]  # a fresh script per test
     assert isinstance(llm_server.script, Script)

@@ -4,10 +4,10 @@ import json
 import time
 
 import pytest
-from support.scripted_llm import Reply, ScriptedLLM
 
 from autonomy.models import Model, ModelRequestError, ModelThrottled
 from autonomy.models.throttle import Throttle
+from tests.support.scripted_llm import Reply, ScriptedLLM
 
 
 async def test_streamed_text_arrives_in_pieces_and_joins(llm: ScriptedLLM) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from support.processes import free_port, start_python, stop, wait_for_port
 
 from autonomy.tools import McpClient, McpTool
+from tests.support.processes import free_port, start_python, stop, wait_for_port
 
 
 @pytest.fixture(scope="module", params=["sse", "streamable-http"])
 def mcp_server(request: pytest.FixtureRequest) -> Iterator[str]:
     port = free_port()
-    process = start_python(["-m", "support.mcp_test_server", str(port), request.param])
+    process = start_python(["-m", "tests.support.mcp_test_server", str(port), request.param])
     try:
         wait_for_port(port, process)
         yield f"http://127.0.0.1:{port}/sse" if request.param == "sse" else f"http://127.0.0.1:{port}/mcp"
