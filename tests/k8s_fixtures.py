@@ -23,8 +23,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -208,19 +210,39 @@ def k8s(request: pytest.FixtureRequest,
         return
 
     binaries = _binaries(request)
-    started = time.monotonic()
-    plane = _start_plane(binaries, tmp_path_factory)
-    request.config.stash[_STARTUP_KEY] = time.monotonic() - started
     versions = controlplane.read_versions()
+    with _sigterm_as_interrupt():
+        started = time.monotonic()
+        plane = _start_plane(binaries, tmp_path_factory)
+        request.config.stash[_STARTUP_KEY] = time.monotonic() - started
+        try:
+            yield KubernetesCluster(
+                kubeconfig=plane.kubeconfig, server=plane.server, env=_cluster_env(plane.kubeconfig),
+                kubectl_bin=str(binaries.kubectl), helm_bin=str(binaries.helm),
+                fake_nodes=tuple(plane.fake_nodes), kubernetes_version=versions["K8S_VERSION"],
+            )
+        finally:
+            plane.stop()
+            atexit.unregister(plane.stop)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the control plane runs, SIGTERM (a CI timeout, say) ends pytest like Ctrl-C does, so the
+    fixtures tear down in order, instead of killing it outright (unless someone else handles SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        yield KubernetesCluster(
-            kubeconfig=plane.kubeconfig, server=plane.server, env=_cluster_env(plane.kubeconfig),
-            kubectl_bin=str(binaries.kubectl), helm_bin=str(binaries.helm),
-            fake_nodes=tuple(plane.fake_nodes), kubernetes_version=versions["K8S_VERSION"],
-        )
+        yield
     finally:
-        plane.stop()
-        atexit.unregister(plane.stop)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")
