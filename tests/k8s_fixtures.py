@@ -126,9 +126,11 @@ def _helm_for_existing_cluster() -> str:
     return found
 
 
-def _cluster_env(kubeconfig: Path) -> dict[str, str]:
+def _cluster_env(kubeconfig: Path, kube_cache: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["KUBECONFIG"] = str(kubeconfig)
+    if kube_cache is not None:  # discovery caches of throwaway clusters stay out of ~/.kube/cache
+        env["KUBECACHEDIR"] = str(kube_cache)
     return env
 
 
@@ -217,7 +219,8 @@ def k8s(request: pytest.FixtureRequest,
         request.config.stash[_STARTUP_KEY] = time.monotonic() - started
         try:
             yield KubernetesCluster(
-                kubeconfig=plane.kubeconfig, server=plane.server, env=_cluster_env(plane.kubeconfig),
+                kubeconfig=plane.kubeconfig, server=plane.server,
+                env=_cluster_env(plane.kubeconfig, plane.workdir / "kube-cache"),
                 kubectl_bin=str(binaries.kubectl), helm_bin=str(binaries.helm),
                 fake_nodes=tuple(plane.fake_nodes), kubernetes_version=versions["K8S_VERSION"],
             )
@@ -288,9 +291,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Build the binaries now if a selected test needs them (before any test's timeout starts)."""
     config = session.config
-    if config.option.collectonly or _existing_kubeconfig() is not None:
+    if config.option.collectonly:
         return
-    if any(_uses_cluster(item) for item in session.items):
+    names = [set(getattr(item, "fixturenames", ())) for item in session.items]
+    if any("k8s_binaries" in n for n in names) or (
+        _existing_kubeconfig() is None and any("k8s" in n for n in names)
+    ):
         _build_if_needed(config)
 
 
