@@ -34,7 +34,7 @@ from autonomy.logs import configure_from_environment
 from autonomy.names import check_address, random_hex
 from autonomy.node.controller import CONTROLLER_ADDRESS, NodeController
 from autonomy.node.ports import Discovery, NodeHttpServer, StandaloneDiscovery
-from autonomy.node.settings import NodeSettings
+from autonomy.node.settings import DEFAULT_TRANSPORT_PORT, NodeSettings
 from autonomy.transport import GrpcTransport, Identity, TransportSettings
 from autonomy.transport.protos import transport_pb2 as pb
 
@@ -193,7 +193,8 @@ class Node:
 
             if not s.namespace or not s.zone:
                 raise ValueError("Kubernetes discovery needs NAMESPACE and ZONE in the environment")
-            return KubernetesDiscovery(s.namespace, s.zone, s.transport_port)
+            # Every node of a zone listens on the same port; 0 (any port) cannot be advertised that way.
+            return KubernetesDiscovery(s.namespace, s.zone, s.transport_port or DEFAULT_TRANSPORT_PORT)
         if s.discovery == "none":
             return StandaloneDiscovery()
         return LocalDiscovery(s.registry_dir or default_registry_dir(s.cluster, s.zone))
