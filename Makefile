@@ -28,7 +28,7 @@ test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
 lint: install
-	$(BIN)/ruff check runtime operator tests bench
+	$(BIN)/ruff check runtime operator tests bench hack
 	$(BIN)/lint-imports
 
 typecheck: install
