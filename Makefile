@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 EXAMPLE ?= examples/hello
 
-.PHONY: install run test test-unit lint typecheck protos crds bench clean
+.PHONY: install run test test-unit lint typecheck protos crds bench clean k8s-bins cluster-up cluster-down
 
 install: $(VENV)/.installed
 
@@ -21,28 +21,40 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	cd $(EXAMPLE) && ../../$(BIN)/python main.py
 
-test: install lint typecheck
+test: install lint typecheck k8s-bins
 	$(BIN)/python -m pytest tests
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
 lint: install
-	$(BIN)/ruff check runtime operator tests bench
+	$(BIN)/ruff check runtime operator tests bench hack
 	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy runtime/autonomy/__init__.py
 
 protos: install
-	$(BIN)/python -m grpc_tools.protoc -Iruntime --python_out=runtime --pyi_out=runtime \
-		--grpc_python_out=runtime runtime/autonomy/transport/protos/transport.proto
+	$(BIN)/python -m grpc_tools.protoc -Iruntime --python_out=runtime --pyi_out=runtime runtime/autonomy/transport/protos/transport.proto
 
 crds: install
 	$(BIN)/python -m autonomy_operator.crdgen
 
 bench: install
 	$(BIN)/python bench/runtime_bench.py
+	$(BIN)/python bench/agents_bench.py
+
+# The test control plane (hack/k8s/README.md): binaries built once from the Go modules and cached
+# in ~/.cache/autonomy-k8s; without Go (outside CI) nothing is built and its tests skip.
+k8s-bins:
+	hack/k8s/build.sh --optional
+
+cluster-up:
+	hack/k8s/build.sh
+	$(PYTHON) hack/k8s/controlplane.py up
+
+cluster-down:
+	$(PYTHON) hack/k8s/controlplane.py down
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

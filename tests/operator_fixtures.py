@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 import pytest
 import yaml
-from k8s_fixtures import KubernetesCluster
+
+from tests.k8s_fixtures import KubernetesCluster
 
 REPO = Path(__file__).resolve().parents[1]
 CLUSTER_NAME = "autonomy-test"

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+
 from autonomy.errors import SpecError
 from autonomy.spec import ClusterSpec
-
 from autonomy_operator import metrics
 from autonomy_operator.builders import MANAGED_BY, MANAGED_BY_LABEL, ZONE_LABEL
 from autonomy_operator.config import OperatorConfig

@@ -18,7 +18,6 @@ from typing import Any
 
 from autonomy.errors import SpecError
 from autonomy.spec import ClusterSpec, ZoneConfigError, ZoneSpec, parse_zone, secret_name
-
 from autonomy_operator import metrics
 from autonomy_operator.builders import (
     ChildKey,

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from autonomy.spec import parse_zone
-from k8s_fixtures import KubernetesCluster
-from operator_fixtures import REPO, OperatorProcess, apply, get_json, wait_for
+from tests.k8s_fixtures import KubernetesCluster
+from tests.operator_fixtures import REPO, OperatorProcess, apply, get_json, wait_for
 
 pytestmark = pytest.mark.control_plane
 CHART = REPO / "charts" / "autonomy"

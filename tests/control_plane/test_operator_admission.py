@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from k8s_fixtures import KubernetesCluster
-from operator_fixtures import apply
+
+from tests.k8s_fixtures import KubernetesCluster
+from tests.operator_fixtures import apply
 
 pytestmark = pytest.mark.control_plane
 

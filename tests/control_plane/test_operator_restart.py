@@ -9,9 +9,10 @@ import urllib.request
 from typing import Any
 
 import pytest
+
 from autonomy.spec import parse_zone
-from k8s_fixtures import KubernetesCluster
-from operator_fixtures import OperatorProcess, apply, get_json, wait_for
+from tests.k8s_fixtures import KubernetesCluster
+from tests.operator_fixtures import OperatorProcess, apply, get_json, wait_for
 
 pytestmark = pytest.mark.control_plane
 

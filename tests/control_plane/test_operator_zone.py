@@ -7,9 +7,10 @@ import time
 from typing import Any
 
 import pytest
+
 from autonomy.spec import parse_zone
-from k8s_fixtures import KubernetesCluster
-from operator_fixtures import DOMAIN, OperatorProcess, apply, get_json, wait_for
+from tests.k8s_fixtures import KubernetesCluster
+from tests.operator_fixtures import DOMAIN, OperatorProcess, apply, get_json, wait_for
 
 pytestmark = pytest.mark.control_plane
 
