@@ -35,8 +35,7 @@ typecheck: install
 	$(BIN)/mypy runtime/autonomy/__init__.py
 
 protos: install
-	$(BIN)/python -m grpc_tools.protoc -Iruntime --python_out=runtime --pyi_out=runtime \
-		--grpc_python_out=runtime runtime/autonomy/transport/protos/transport.proto
+	$(BIN)/python -m grpc_tools.protoc -Iruntime --python_out=runtime --pyi_out=runtime runtime/autonomy/transport/protos/transport.proto
 
 bench: install
 	$(BIN)/python bench/runtime_bench.py

@@ -18,6 +18,8 @@ from autonomy.errors import (
     SpecError,
     WorkerError,
 )
+from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep
+from autonomy.node import Node, NodeSettings, RemoteNode, Zone
 
 __version__ = "0.1.0"
 
@@ -26,12 +28,19 @@ __all__ = [
     "AutonomyError",
     "DeadlineExceeded",
     "DeliveryError",
+    "HttpServer",
     "MailboxFull",
     "MessageTooLarge",
+    "Node",
+    "NodeDep",
     "NodeNotFound",
+    "NodeSettings",
     "PeerGone",
     "PeerRejected",
     "RemoteError",
+    "RemoteNode",
     "SpecError",
+    "WebSocketNodeDep",
     "WorkerError",
+    "Zone",
 ]

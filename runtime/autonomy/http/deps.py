@@ -1,0 +1,28 @@
+"""FastAPI dependencies that hand routes the Node they run on."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, WebSocket
+
+if TYPE_CHECKING:
+    from autonomy.node import Node
+
+
+def get_node(request: Request) -> Node:
+    node = getattr(request.app.state, "autonomy_node", None)
+    if node is None:
+        raise HTTPException(status_code=503, detail="the node is not running")
+    return node  # type: ignore[no-any-return]
+
+
+def get_websocket_node(websocket: WebSocket) -> Node:
+    node = getattr(websocket.app.state, "autonomy_node", None)
+    if node is None:
+        raise RuntimeError("the node is not running")
+    return node  # type: ignore[no-any-return]
+
+
+NodeDep = Annotated[Any, Depends(get_node)]
+WebSocketNodeDep = Annotated[Any, Depends(get_websocket_node)]

@@ -1,0 +1,370 @@
+"""The Node: one Python process, one event loop, the place where actors, transport, discovery and HTTP
+are wired together. Nothing below this layer knows about the others.
+
+Life of a node: listen for peers (gRPC) -> announce itself (discovery) -> serve HTTP -> ready ->
+run `main(node)` -> wait for SIGTERM/SIGINT -> not ready -> leave discovery -> stop HTTP -> let
+in-flight messages finish -> close peer links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
+
+from autonomy.actors import ActorRegistry, Mailbox, Overflow
+from autonomy.discovery.base import NodeInfo
+from autonomy.discovery.local import LocalDiscovery, default_registry_dir
+from autonomy.errors import (
+    AutonomyError,
+    DeliveryError,
+    MessageTooLarge,
+    PeerGone,
+    error_code,
+    error_from_code,
+)
+from autonomy.logs import configure_from_environment
+from autonomy.names import check_address, random_hex
+from autonomy.node.controller import CONTROLLER_ADDRESS, NodeController
+from autonomy.node.ports import Discovery, NodeHttpServer, StandaloneDiscovery
+from autonomy.node.settings import NodeSettings
+from autonomy.transport import GrpcTransport, Identity, TransportSettings
+from autonomy.transport.protos import transport_pb2 as pb
+
+logger = logging.getLogger("autonomy.node")
+
+MainFunction = Callable[["Node"], Awaitable[Any]]
+
+# The HTTP layer registers its server class here on import (it sits above this layer).
+_default_http_server: Callable[[], NodeHttpServer] | None = None
+
+
+def set_default_http_server(factory: Callable[[], NodeHttpServer]) -> None:
+    global _default_http_server
+    _default_http_server = factory
+
+
+class _RemoteReply:
+    """Reply target for a message that came from another node: replies go back on the peer link."""
+
+    __slots__ = ("node", "peer", "reply_to", "request_id")
+
+    def __init__(self, node: Node, peer: str, reply_to: str, request_id: int) -> None:
+        self.node = node
+        self.peer = peer
+        self.reply_to = reply_to
+        self.request_id = request_id
+
+    async def reply(self, message: str) -> None:
+        self.node._check_size(message)
+        await self.node._transport.send(self.peer, (1, self.reply_to, message, "", self.request_id, 0, "", b""))
+
+    def fail(self, error: AutonomyError) -> None:
+        link = self.node._transport.link_if_open(self.peer)
+        if link is not None:
+            link.send((2, self.reply_to, str(error), "", self.request_id, 0, error_code(error), b""))
+
+
+class Node:
+    """A node of a zone. Apps get one from `Node.start(main)`; `main(node)` receives it."""
+
+    def __init__(self, settings: NodeSettings | None = None,
+                 http_server: NodeHttpServer | bool | None = None) -> None:
+        self.settings = settings or NodeSettings.from_environment()
+        self._actors = ActorRegistry(self.settings.name)
+        self._request_ids = itertools.count(1)
+        self._transport = GrpcTransport(
+            Identity(self.settings.name, self.settings.zone, self.settings.cluster, self.settings.pod,
+                     self.settings.credentials),
+            TransportSettings(host=self.settings.transport_host, port=self.settings.transport_port),
+            on_envelopes=self._on_envelopes, on_peer_down=self._on_peer_down, resolve=self._resolve,
+        )
+        self._discovery: Discovery = self._make_discovery()
+        if http_server is None and _default_http_server is not None:
+            http_server = _default_http_server()
+        self._http: NodeHttpServer | None = http_server if not isinstance(http_server, bool) else None
+        self._stop_requested = asyncio.Event()
+        self._ready = False
+        self._started = False
+        #: Agents started on this node, by name (filled by the agents layer; read by `/agents`).
+        self.agents: dict[str, Any] = {}
+
+    # -- identity -----------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    @property
+    def transport_port(self) -> int:
+        return self._transport.port
+
+    async def identifier(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, zone={self.settings.zone!r}, pod={self.settings.pod!r})"
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def start(main: MainFunction | None = None, name: str | None = None,
+              http_server: NodeHttpServer | bool | None = None, wait_until_interrupted: bool = True,
+              **options: Any) -> None:
+        """Run a node until interrupted (blocking), calling `main(node)` once it is up.
+
+        As upstream: with `main=None` the node just serves (a runner pod's whole program is
+        `Node.start()`); AUTONOMY_WAIT_UNTIL_INTERRUPTED=0 makes it stop when `main` returns.
+        """
+        env_wait = os.environ.get("AUTONOMY_WAIT_UNTIL_INTERRUPTED")
+        if env_wait is not None:
+            wait_until_interrupted = env_wait.strip().lower() not in ("0", "false", "no", "")
+        configure_from_environment()
+        try:
+            asyncio.run(Node._run(main, name, http_server, wait_until_interrupted, options))
+        except KeyboardInterrupt:
+            pass
+        except (OSError, ValueError) as error:  # bad settings or a taken port: one clear line, exit 1
+            logger.error("node failed to start: %s", error)
+            sys.exit(1)
+
+    @staticmethod
+    async def _run(main: MainFunction | None, name: str | None, http_server: NodeHttpServer | bool | None,
+                   wait: bool, options: dict[str, Any]) -> None:
+        settings = NodeSettings.from_environment(name=name)
+        async with Node.serve(settings=settings, http_server=http_server, **options) as node:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, node.stop_soon)
+            if main is not None:
+                main_task = asyncio.ensure_future(main(node))
+                stopper = asyncio.ensure_future(node._stop_requested.wait())
+                await asyncio.wait([main_task, stopper], return_when=asyncio.FIRST_COMPLETED)
+                if not main_task.done():
+                    main_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await main_task
+                    stopper.cancel()
+                    return
+                stopper.cancel()
+                error = main_task.exception()
+                if error is not None:
+                    logger.error("main(node) failed", exc_info=error)
+                    raise SystemExit(1)
+            if wait:
+                await node.interrupted()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def serve(cls, name: str | None = None, settings: NodeSettings | None = None,
+                    http_server: NodeHttpServer | bool | None = None, **overrides: Any) -> AsyncIterator[Node]:
+        """Start a node in the running event loop and stop it on exit (for embedding and tests)."""
+        settings = settings or NodeSettings.from_environment(name=name)
+        for key, value in overrides.items():
+            if not hasattr(settings, key):
+                raise TypeError(f"unknown node option {key!r}")
+            setattr(settings, key, value)
+        node = cls(settings, http_server=http_server)
+        await node._start()
+        try:
+            yield node
+        finally:
+            await node.stop()
+
+    def _make_discovery(self) -> Discovery:
+        s = self.settings
+        if s.discovery == "kubernetes":
+            from autonomy.discovery.kubernetes import KubernetesDiscovery
+
+            if not s.namespace or not s.zone:
+                raise ValueError("Kubernetes discovery needs NAMESPACE and ZONE in the environment")
+            return KubernetesDiscovery(s.namespace, s.zone, s.transport_port)
+        if s.discovery == "none":
+            return StandaloneDiscovery()
+        return LocalDiscovery(s.registry_dir or default_registry_dir(s.cluster, s.zone))
+
+    async def _start(self) -> None:
+        self._actors.add(CONTROLLER_ADDRESS, NodeController(self), hidden=True)
+        port = await self._transport.start()
+        s = self.settings
+        me = NodeInfo(s.name, s.pod, s.pod_ip, port)
+        try:
+            await self._discovery.start(me)
+            if self._http is not None:
+                await self._http.start(self)
+        except BaseException:
+            await self._discovery.stop()
+            await self._transport.stop(0)
+            raise
+        self._started = True
+        self._ready = True
+        logger.info("node %s up (transport :%d, discovery %s)", s.name, port, s.discovery)
+
+    def stop_soon(self) -> None:
+        """Ask the node to stop (what SIGTERM and SIGINT do)."""
+        self._stop_requested.set()
+
+    async def interrupted(self) -> None:
+        await self._stop_requested.wait()
+
+    async def stop(self) -> None:
+        """Stop accepting, drain in-flight messages, close peer links. Safe to call twice."""
+        if not self._started:
+            return
+        self._started = False
+        self._ready = False
+        self._stop_requested.set()
+        await self._discovery.stop()
+        if self._http is not None:
+            await self._http.stop()
+        await self._actors.drain(self.settings.shutdown_grace)
+        await self._transport.stop(grace=1.0)
+        logger.info("node %s stopped", self.name)
+
+    # -- workers ------------------------------------------------------------------------------------
+
+    async def start_worker(self, name: str, worker: Any, policy: Any = None, exposed_as: str | None = None,
+                           *, mailbox_size: int | None = None, overflow: Overflow | str = Overflow.REJECT) -> None:
+        """Start `worker` at address `name` on this node (`policy` and `exposed_as` as upstream, unused)."""
+        check_address(name)
+        self._actors.add(name, worker, capacity=mailbox_size or self.settings.mailbox_size,
+                         overflow=Overflow(overflow))
+
+    async def start_internal_worker(self, name: str, worker: Any, **kwargs: Any) -> None:
+        """Like start_worker, hidden from list_workers (the runtime's and the agents' own actors)."""
+        self._actors.add(name, worker, hidden=True, capacity=kwargs.get("mailbox_size") or self.settings.mailbox_size,
+                         overflow=Overflow(kwargs.get("overflow", Overflow.REJECT)))
+
+    async def stop_worker(self, name: str) -> None:
+        self._actors.remove(name)
+
+    async def list_workers(self) -> list[dict[str, Any]]:
+        return [{"name": name} for name in self._actors.names()]
+
+    async def list_agents(self) -> list[dict[str, Any]]:
+        described = []
+        for name, agent in self.agents.items():
+            describe = getattr(agent, "describe", None)
+            described.append(describe() if callable(describe) else {"name": name})
+        return described
+
+    # -- messaging ----------------------------------------------------------------------------------
+
+    def _check_size(self, message: str) -> None:
+        if not isinstance(message, str):
+            raise TypeError(f"messages are str, not {type(message).__name__}: json.dumps structured data")
+        # len() counts characters; UTF-8 needs at most 4 bytes each, so only long strings are encoded.
+        limit = self.settings.max_message_bytes
+        if len(message) * 4 > limit and len(message.encode()) > limit:
+            raise MessageTooLarge(f"message of {len(message.encode())} bytes is over the {limit}-byte limit "
+                                  "(AUTONOMY_MAX_MESSAGE_BYTES)")
+
+    def _new_mailbox(self, timeout: float | None, address: str | None = None) -> Mailbox:
+        deadline = asyncio.get_running_loop().time() + (timeout or self.settings.request_timeout)
+        mailbox = Mailbox(address or f"_mbox_{random_hex(8)}", self._send, deadline)
+        self._actors.add_mailbox(mailbox)
+        return mailbox
+
+    async def create_mailbox(self, address: str | None = None, policy: Any = None) -> Mailbox:
+        """A named mailbox: messages sent to its address wait in it; it can also send (as reply-to)."""
+        if address is not None:
+            check_address(address)
+        mailbox = self._new_mailbox(None, address)
+        mailbox.deadline = None
+        return mailbox
+
+    async def send(self, address: str, message: str, node: str | None = None, policy: Any = None,
+                   timeout: float | None = None) -> Mailbox:
+        """Send `message` to `address` (on `node`); replies arrive in the returned mailbox."""
+        mailbox = self._new_mailbox(timeout)
+        await self._send(address, message, node, mailbox, timeout)
+        return mailbox
+
+    async def send_and_receive(self, address: str, message: str, node: str | None = None, policy: Any = None,
+                               timeout: float | None = None) -> str:
+        """Request and reply: the first reply to `message`, or DeadlineExceeded after `timeout` seconds."""
+        mailbox = self._new_mailbox(timeout)
+        try:
+            await self._send(address, message, node, mailbox, timeout)
+            return await mailbox.receive(timeout)
+        finally:
+            mailbox.close()
+
+    async def tell(self, address: str, message: str, node: str | None = None) -> None:
+        """Fire and forget: no mailbox, no reply, the cheapest send there is."""
+        await self._send(address, message, node, None, None)
+
+    async def _send(self, address: str, message: str, node: str | None, reply_to: Mailbox | None,
+                    timeout: float | None, blob: bytes = b"") -> None:
+        self._check_size(message)
+        if node is None or node == self.name:
+            deadline = reply_to.deadline if reply_to is not None and reply_to.deadline else 0.0
+            self._actors.post(address, message, reply_to, blob, deadline)
+            return
+        if reply_to is None:
+            await self._transport.send(node, (0, address, message, "", 0, 0, "", blob))
+            return
+        reply_to.peers.add(node)
+        remaining = (reply_to.deadline - asyncio.get_running_loop().time()) if reply_to.deadline else \
+            (timeout or self.settings.request_timeout)
+        deadline_ms = int((time.time() + max(remaining, 0.0)) * 1000)
+        request_id = next(self._request_ids)
+        await self._transport.send(node, (0, address, message, reply_to.address, request_id, deadline_ms, "", blob))
+
+    # -- inbound ------------------------------------------------------------------------------------
+
+    def _on_envelopes(self, peer: str, envelopes: Sequence[pb.Envelope]) -> None:
+        actors = self._actors
+        post = actors.post
+        for envelope in envelopes:
+            kind = envelope.kind
+            if kind == 0:
+                reply_to = envelope.reply_to
+                if not reply_to:
+                    try:
+                        post(envelope.address, envelope.body, None, envelope.blob)
+                    except DeliveryError as error:
+                        logger.warning("dropped a message from %s: %s", peer, error)
+                    continue
+                target = _RemoteReply(self, peer, reply_to, envelope.request_id)
+                deadline = 0.0
+                if envelope.deadline_ms:
+                    loop_time = asyncio.get_running_loop().time()
+                    deadline = loop_time + (envelope.deadline_ms / 1000.0 - time.time())
+                try:
+                    post(envelope.address, envelope.body, target, envelope.blob, deadline)
+                except DeliveryError as error:
+                    target.fail(error)
+            else:
+                mailbox = actors.mailbox(envelope.address)
+                if mailbox is None:
+                    continue  # the requester stopped waiting; nothing to do
+                if kind == 1:
+                    mailbox.put(envelope.body)
+                else:
+                    mailbox.put(error_from_code(envelope.error_code, envelope.body))
+
+    def _on_peer_down(self, peer: str, reason: str) -> None:
+        for mailbox in self._actors.mailboxes():
+            if peer in mailbox.peers:
+                mailbox.peers.discard(peer)
+                mailbox.fail(PeerGone(f"node {peer!r} went away: {reason}"))
+
+    async def _resolve(self, peer: str) -> tuple[str, int] | None:
+        info = await self._discovery.resolve(peer)
+        return (info.host, info.port) if info is not None else None
+
+    async def _zone_nodes(self) -> list[NodeInfo]:
+        return await self._discovery.nodes()
