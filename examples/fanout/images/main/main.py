@@ -10,9 +10,8 @@ import json
 import os
 import uuid
 
-from fastapi import FastAPI, HTTPException
-
 from autonomy import HttpServer, Node, NodeDep, Zone
+from fastapi import FastAPI, HTTPException
 
 
 class SquareSummer:

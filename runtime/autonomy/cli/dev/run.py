@@ -49,7 +49,8 @@ def run_dev(options: DevOptions) -> None:
             registry_dir=registry,
             port=options.port,
             host=options.host,
-            extra_env=options.env,
+            # A fresh token per run: only this run's nodes may ship workers to each other.
+            extra_env={"AUTONOMY_ZONE_TOKEN": os.urandom(16).hex(), **options.env},
         )
         if plan.needs_docker:
             _check_docker(plan)
