@@ -17,13 +17,10 @@ from autonomy.cli.kube import GROUP, Kube
 
 
 def secret_name(spec: Any) -> str:
-    """The name of the zone's Secret that `secrets.KEY` env values refer to (the spec decides)."""
-    named = getattr(spec, "secret_name", None)
-    if callable(named):
-        return str(named())
-    if isinstance(named, str):
-        return named
-    return f"{spec.name}-secrets"
+    """The name of the zone's Secret that `secrets.KEY` env values refer to (fixed by autonomy.spec)."""
+    from autonomy.spec import secret_name as spec_secret_name
+
+    return spec_secret_name(str(spec.name))
 
 
 def local_images(spec: Any) -> list[str]:

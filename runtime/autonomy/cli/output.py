@@ -24,7 +24,7 @@ class OutputFormat(StrEnum):
 
 
 # stderr for messages and progress; stdout only for the data a command was asked for.
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False)
 
 

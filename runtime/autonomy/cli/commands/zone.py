@@ -22,6 +22,7 @@ from autonomy.cli.jsonpath import render
 from autonomy.cli.kube import CRDS, Kube
 from autonomy.cli.output import OutputFormat, err_console, is_terminal, print_data
 from autonomy.cli.project import load_project, load_secrets
+from autonomy.spec import secret_name as spec_secret_name
 
 zone_app = typer.Typer(
     help="Deploy, inspect, and run zones (apps described by autonomy.yaml).", no_args_is_help=True
@@ -149,7 +150,7 @@ def _build_and_ship(
 
     if registry is None:
         for cluster in kube.clusters():
-            registry = (cluster.get("spec") or {}).get("registry") or registry
+            registry = (cluster.get("spec") or {}).get("imageRegistry") or registry
     with err_console.status(f"building {', '.join(names)}") if is_terminal() else _nullcontext():
         built = build_zone_images(zone, images_dir, names, registry=registry, no_cache=no_cache)
     kind = kube.target.kind_cluster
@@ -257,7 +258,7 @@ def delete(
     missing = []
     for target in targets:
         if kube.delete_zone(target):
-            kube.delete_secret(f"{target}-secrets")
+            kube.delete_secret(spec_secret_name(target))
             err_console.print(f"zone {target} deleted")
         else:
             missing.append(target)

@@ -212,8 +212,9 @@ def _local_argv(dockerfile: Path, image_dir: Path, args: list[str] | None, pytho
 
 
 def _args(container: Any) -> list[str] | None:
+    """The pod spec's args, or None when it sets none (then the image's CMD applies)."""
     args = getattr(container, "args", None)
-    return None if args is None else [str(a) for a in args]
+    return [str(a) for a in args] if args else None
 
 
 def _container_env(
