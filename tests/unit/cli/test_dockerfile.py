@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from autonomy.cli.dev.dockerfile import python_script_argv, read_command
 
 
