@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Build the binaries of the test control plane (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler, kwok, helm) from their Go modules, once, and cache them by version.
+#
+# Why: no container image or release download is reachable here (kind, k3d and setup-envtest cannot
+# work), but the Go module proxy is. Each component is built in a wrapper module of its own so that
+# minimal version selection never raises one component's dependencies above what it pins.
+#
+# Usage: hack/k8s/build.sh [--print-bin-dirs]
+#   AUTONOMY_K8S_CACHE  cache root (default ~/.cache/autonomy-k8s)
+# Output: <cache>/kubernetes-<v>/{kube-apiserver,kube-controller-manager,kube-scheduler},
+#         <cache>/etcd-<v>/etcd, <cache>/kwok-<v>/kwok, <cache>/helm-<v>/helm
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$HERE/versions.env"
+CACHE="${AUTONOMY_K8S_CACHE:-$HOME/.cache/autonomy-k8s}"
+BUILD_DATE="2000-01-01T00:00:00Z" # fixed, so a rebuild of the same version is the same binary
+
+say() { printf '[k8s-build] %s\n' "$*" >&2; }
+die() { printf '[k8s-build] ERROR: %s\n' "$*" >&2; exit 1; }
+
+k8s_dir="$CACHE/kubernetes-$K8S_VERSION"
+etcd_dir="$CACHE/etcd-$ETCD_VERSION"
+kwok_dir="$CACHE/kwok-$KWOK_VERSION"
+helm_dir="$CACHE/helm-$HELM_VERSION"
+
+if [[ "${1:-}" == "--print-bin-dirs" ]]; then
+  printf '%s\n' "$k8s_dir" "$etcd_dir" "$kwok_dir" "$helm_dir"
+  exit 0
+fi
+
+all_built() {
+  [[ -x "$k8s_dir/kube-apiserver" && -x "$k8s_dir/kube-controller-manager" \
+    && -x "$k8s_dir/kube-scheduler" && -x "$etcd_dir/etcd" && -x "$kwok_dir/kwok" \
+    && -x "$helm_dir/helm" ]]
+}
+if all_built; then
+  say "all binaries already built under $CACHE"
+  exit 0
+fi
+
+command -v go >/dev/null 2>&1 \
+  || die "Go is not installed (need go >= 1.24 on PATH to build the test control plane; see hack/k8s/README.md)"
+
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+mkdir -p "$CACHE/src" "$CACHE/logs"
+
+# One build at a time per cache (the test fixture and `make` may both ask for it).
+exec 9>"$CACHE/.build.lock"
+if command -v flock >/dev/null 2>&1; then
+  flock -n 9 || { say "another build holds $CACHE/.build.lock; waiting for it"; flock 9; }
+  all_built && { say "all binaries built by the other build"; exit 0; }
+fi
+
+# run LOG CMD...: run a go command with its output in LOG; on failure, one clear line plus the tail.
+run() {
+  local log="$1"; shift
+  if ! "$@" >>"$log" 2>&1; then
+    printf '[k8s-build] ERROR: `%s` failed; last lines of %s:\n' "$*" "$log" >&2
+    tail -n 12 "$log" | sed 's/^/    /' >&2
+    exit 1
+  fi
+}
+
+# Reaching the proxy is checked once, with a message that names the cause rather than a Go trace.
+check_proxy() {
+  local log="$CACHE/logs/proxy-check.log"
+  if ! go list -m -json "k8s.io/kubernetes@$K8S_VERSION" >"$log" 2>&1; then
+    die "cannot fetch k8s.io/kubernetes@$K8S_VERSION from the Go module proxy \
+(GOPROXY=$(go env GOPROXY)); check the network or GOPROXY. Details: $log"
+  fi
+}
+
+# new_wrapper DIR MODULE: an empty wrapper module in DIR.
+new_wrapper() {
+  rm -rf "$1"; mkdir -p "$1"
+  printf 'module %s\n' "$2" >"$1/go.mod"
+}
+
+# tools_file DIR PKG...: keeps the main packages in the wrapper's module graph (never compiled itself).
+tools_file() {
+  local dir="$1"; shift
+  { printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    printf '\t_ "%s"\n' "$@"
+    printf ')\n'; } >"$dir/tools.go"
+}
+
+build_kubernetes() {
+  local v="$K8S_VERSION" minor major src log tmp
+  src="$CACHE/src/kubernetes-$v"; log="$CACHE/logs/kubernetes-$v.log"; : >"$log"
+  major="${v#v}"; major="${major%%.*}"
+  minor="${v#v*.}"; minor="${minor%%.*}"
+  say "kubernetes $v: preparing the wrapper module (downloads ~1 GB of modules on a cold cache)"
+  local upstream_mod
+  upstream_mod="$(go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
+  [[ -f "$upstream_mod" ]] || die "could not download k8s.io/kubernetes@$v's go.mod (see $log)"
+  new_wrapper "$src" autonomy.local/k8s-build/kubernetes
+  {
+    grep -E '^(go|godebug) ' "$upstream_mod"
+    printf '\nrequire k8s.io/kubernetes %s\n\nreplace (\n' "$v"
+    # Each staging module, pinned upstream to ./staging/..., is replaced by its published twin v0.Y.Z.
+    sed -n 's#^[[:space:]]*\(k8s.io/[a-z0-9-]*\) => ./staging/src/k8s.io/[a-z0-9-]*$#\t\1 => \1 v0.'"${minor}"'.'"${v##*.}"'#p' \
+      "$upstream_mod"
+    printf ')\n'
+  } >>"$src/go.mod"
+  grep -q '=> k8s.io/api v0' "$src/go.mod" || die "found no staging modules in $upstream_mod"
+  tools_file "$src" k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+  (cd "$src" && run "$log" go mod tidy)
+  local ld="-s -w" key val
+  for kv in "gitVersion=$v" "gitMajor=$major" "gitMinor=$minor" "gitTreeState=clean" "buildDate=$BUILD_DATE"; do
+    key="${kv%%=*}"; val="${kv#*=}"
+    ld+=" -X k8s.io/client-go/pkg/version.$key=$val -X k8s.io/component-base/version.$key=$val"
+  done
+  say "kubernetes $v: compiling kube-apiserver, kube-controller-manager, kube-scheduler (15-30 min cold on 2 cores; log: $log)"
+  tmp="$k8s_dir.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
+  (cd "$src" && run "$log" go build -trimpath -tags selinux,notest -ldflags "$ld" -o "$tmp/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler)
+  rm -rf "$k8s_dir"; mv "$tmp" "$k8s_dir"
+}
+
+build_etcd() {
+  local v="$ETCD_VERSION" src log tmp
+  src="$CACHE/src/etcd-$v"; log="$CACHE/logs/etcd-$v.log"; : >"$log"
+  say "etcd $v: building (a few minutes cold; log: $log)"
+  new_wrapper "$src" autonomy.local/k8s-build/etcd
+  printf '\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$v" >>"$src/go.mod"
+  tools_file "$src" go.etcd.io/etcd/server/v3
+  (cd "$src" && run "$log" go mod tidy)
+  tmp="$etcd_dir.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
+  (cd "$src" && run "$log" go build -trimpath -ldflags "-s -w" -o "$tmp/etcd" go.etcd.io/etcd/server/v3)
+  rm -rf "$etcd_dir"; mv "$tmp" "$etcd_dir"
+}
+
+# go_install NAME VERSION DIR PKG LDFLAGS: a module whose own go.mod builds as is (no replace lines).
+go_install() {
+  local name="$1" v="$2" dir="$3" pkg="$4" ld="$5" log tmp
+  log="$CACHE/logs/$name-$v.log"; : >"$log"
+  say "$name $v: building (a few minutes cold; log: $log)"
+  tmp="$dir.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
+  GOFLAGS= GOBIN="$tmp" run "$log" go install -trimpath -ldflags "$ld" "$pkg@$v"
+  rm -rf "$dir"; mv "$tmp" "$dir"
+}
+
+start=$SECONDS
+check_proxy
+[[ -x "$k8s_dir/kube-apiserver" && -x "$k8s_dir/kube-controller-manager" && -x "$k8s_dir/kube-scheduler" ]] \
+  || build_kubernetes
+[[ -x "$etcd_dir/etcd" ]] || build_etcd
+k8s_minor="${K8S_VERSION#v*.}"; k8s_minor="${k8s_minor%%.*}"
+# kwok's own version constants are right in its released source: nothing to stamp.
+[[ -x "$kwok_dir/kwok" ]] || go_install kwok "$KWOK_VERSION" "$kwok_dir" sigs.k8s.io/kwok/cmd/kwok "-s -w"
+# helm: stamp its version and the Kubernetes version `lint`/`template` assume without a cluster.
+[[ -x "$helm_dir/helm" ]] || go_install helm "$HELM_VERSION" "$helm_dir" helm.sh/helm/v3/cmd/helm \
+  "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
+-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$k8s_minor \
+-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$k8s_minor"
+say "done in $((SECONDS - start)) s; binaries under $CACHE"

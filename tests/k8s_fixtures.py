@@ -1,0 +1,236 @@
+"""pytest plugin: the `k8s` session fixture (a real Kubernetes API) and the `namespace` fixture.
+
+Why: the operator, the chart, the CLI and the runtime's discovery are tested against a real
+Kubernetes control plane (DESIGN.md section 6, tier 3), started here from the binaries that
+hack/k8s/build.sh builds from the Go modules, or, when asked, an existing cluster:
+
+- ``AUTONOMY_TEST_KUBECONFIG=/path/to/kubeconfig``: use that cluster (its current context);
+- ``AUTONOMY_TEST_USE_CURRENT_CONTEXT=1``: use ``$KUBECONFIG`` (or ~/.kube/config), e.g. a kind cluster.
+
+Under CI (``CI=true``) the control-plane tests never skip: a control plane that cannot start fails
+them. Elsewhere, on a machine without Go, they skip with a one-line reason.
+
+Registered from tests/conftest.py, so any test directory can request `k8s` and `namespace`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CONTROLPLANE_PY = REPO / "hack" / "k8s" / "controlplane.py"
+FAKE_NODES = 2
+
+
+def _load_controlplane() -> ModuleType:
+    """hack/k8s/controlplane.py is a contributor script, not a package: load it by path, once."""
+    name = "autonomy_hack_k8s_controlplane"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, CONTROLPLANE_PY)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+controlplane = _load_controlplane()
+
+
+class CommandFailed(subprocess.CalledProcessError):
+    """A kubectl/helm call that failed; unlike its base, its message carries the command's stderr."""
+
+    def __str__(self) -> str:
+        return (f"`{' '.join(map(str, self.cmd))}` exited with {self.returncode}:\n"
+                f"{(self.stderr or '').strip()}\n{(self.output or '').strip()}").strip()
+
+
+@dataclass(frozen=True)
+class KubernetesCluster:
+    """What a test needs to talk to the cluster: paths, the environment, and kubectl/helm runners."""
+
+    kubeconfig: Path
+    server: str
+    env: dict[str, str]
+    kubectl_bin: str
+    helm_bin: str
+    # The kwok-simulated nodes of the suite's own control plane; empty on an existing cluster.
+    fake_nodes: tuple[str, ...] = field(default=())
+    kubernetes_version: str = ""
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return self._run([self.kubectl_bin, *args], input=input, check=check, timeout=timeout)
+
+    def helm(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return self._run([self.helm_bin, *args], input=None, check=check, timeout=timeout)
+
+    def _run(self, argv: list[str], *, input: str | None, check: bool,
+             timeout: float) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(argv, input=input, capture_output=True, text=True, env=self.env,
+                                timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise CommandFailed(result.returncode, argv, result.stdout, result.stderr)
+        return result
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _unavailable(reason: str) -> None:
+    """Fail under CI, skip elsewhere: CI must never pass by skipping the control-plane tests."""
+    if _in_ci():
+        pytest.fail(f"control plane unavailable under CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _existing_kubeconfig() -> Path | None:
+    explicit = os.environ.get("AUTONOMY_TEST_KUBECONFIG")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    if os.environ.get("AUTONOMY_TEST_USE_CURRENT_CONTEXT", "").strip().lower() in ("1", "true", "yes"):
+        first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+        return Path(first or "~/.kube/config").expanduser().resolve()
+    return None
+
+
+def _helm_for_existing_cluster() -> str:
+    cached = controlplane.cache_root() / f"helm-{controlplane.read_versions()['HELM_VERSION']}" / "helm"
+    if os.access(cached, os.X_OK):
+        return str(cached)
+    found = shutil.which("helm")
+    if found is None:
+        pytest.fail("no helm: run hack/k8s/build.sh (builds it) or put helm on PATH", pytrace=False)
+    return found
+
+
+def _cluster_env(kubeconfig: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["KUBECONFIG"] = str(kubeconfig)
+    return env
+
+
+def _use_existing(kubeconfig: Path) -> KubernetesCluster:
+    if not kubeconfig.is_file():
+        pytest.fail(f"AUTONOMY_TEST_KUBECONFIG / KUBECONFIG points at {kubeconfig}, which does not exist",
+                    pytrace=False)
+    kubectl = str(controlplane.find_kubectl())
+    env = _cluster_env(kubeconfig)
+    view = subprocess.run([kubectl, "config", "view", "--minify", "-o", "json"], capture_output=True,
+                          text=True, env=env, check=False)
+    if view.returncode != 0:
+        pytest.fail(f"cannot read {kubeconfig}: {view.stderr.strip()}", pytrace=False)
+    server = json.loads(view.stdout)["clusters"][0]["cluster"]["server"]
+    cluster = KubernetesCluster(kubeconfig=kubeconfig, server=server, env=env, kubectl_bin=kubectl,
+                                helm_bin=_helm_for_existing_cluster())
+    probe = cluster.kubectl("get", "--raw", "/readyz", check=False, timeout=30)
+    if probe.returncode != 0:
+        pytest.fail(f"the cluster of {kubeconfig} ({server}) is not ready: {probe.stderr.strip()}",
+                    pytrace=False)
+    return cluster
+
+
+def _binaries(request: pytest.FixtureRequest) -> Any:
+    """The cached binaries, building them first when needed (progress shown, not captured)."""
+    try:
+        return controlplane.Binaries.from_cache()
+    except controlplane.BinariesMissing:
+        if shutil.which("go") is None:
+            _unavailable("no Go toolchain to build the Kubernetes control plane (see hack/k8s/README.md)")
+    except controlplane.ControlPlaneError as error:
+        pytest.fail(str(error), pytrace=False)
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    guard = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
+    try:
+        with guard:
+            controlplane.build_binaries()
+        return controlplane.Binaries.from_cache()
+    except controlplane.ControlPlaneError as error:
+        pytest.fail(str(error), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def k8s(request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesCluster]:
+    """A real Kubernetes API for the whole session: our own control plane, or an existing cluster."""
+    existing = _existing_kubeconfig()
+    if existing is not None:
+        yield _use_existing(existing)
+        return
+
+    binaries = _binaries(request)
+    plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries,
+                                      nodes=FAKE_NODES)
+    # Teardown also on the paths pytest's finalizers miss (sys.exit from a signal handler, say);
+    # a SIGKILLed pytest is covered by the children's parent-death signal.
+    atexit.register(plane.stop)
+    started = time.monotonic()
+    try:
+        plane.start()
+    except controlplane.ControlPlaneError as error:
+        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
+    request.config.stash[_STARTUP_KEY] = time.monotonic() - started
+    versions = controlplane.read_versions()
+    try:
+        yield KubernetesCluster(
+            kubeconfig=plane.kubeconfig, server=plane.server, env=_cluster_env(plane.kubeconfig),
+            kubectl_bin=str(binaries.kubectl), helm_bin=str(binaries.helm),
+            fake_nodes=tuple(plane.fake_nodes), kubernetes_version=versions["K8S_VERSION"],
+        )
+    finally:
+        plane.stop()
+        atexit.unregister(plane.stop)
+
+
+@pytest.fixture
+def namespace(k8s: KubernetesCluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace (its `default` ServiceAccount already there), deleted after the test."""
+    stem = re.sub(r"[^a-z0-9-]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"{stem or 'test'}-{uuid.uuid4().hex[:6]}"
+    k8s.kubectl("create", "namespace", name)
+    # Pods are rejected until the token controller has made the namespace's default ServiceAccount.
+    deadline = time.monotonic() + 30
+    while k8s.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode != 0:
+        if time.monotonic() > deadline:
+            pytest.fail(f"namespace {name}: no `default` ServiceAccount after 30 s", pytrace=False)
+        time.sleep(0.1)
+    try:
+        yield name
+    finally:
+        k8s.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
+_STARTUP_KEY = pytest.StashKey[float]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whatever uses the cluster is a control-plane test, so `-m "not control_plane"` leaves it out."""
+    for item in items:
+        if "k8s" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.control_plane)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    startup = config.stash.get(_STARTUP_KEY, None)
+    if startup is not None:
+        version = controlplane.read_versions()["K8S_VERSION"]
+        terminalreporter.write_line(f"control plane (Kubernetes {version}, kwok) started in {startup:.1f} s")
