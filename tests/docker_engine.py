@@ -6,7 +6,7 @@ that cannot work skips these tests with the reason; in CI (CI=true) they fail in
 must run there. `node_image` builds images/node/Dockerfile on the debootstrap base, from wheels built
 on the host (cached by the hash of pyproject.toml and the framework's sources).
 
-Import the fixtures into a tier's conftest.py: `from tests.docker_engine import docker_engine, node_image`.
+Registered from tests/conftest.py (`pytest_plugins`), so any test directory can request them.
 """
 
 from __future__ import annotations

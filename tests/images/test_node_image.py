@@ -13,8 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.docker_engine import ROOT, DockerEngine
+from docker_engine import ROOT, DockerEngine
 
 pytestmark = pytest.mark.docker
 
