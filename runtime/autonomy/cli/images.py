@@ -9,6 +9,7 @@ and rolls out, and an unchanged one does not.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,9 +25,10 @@ LOCAL_REGISTRY = "autonomy.local"  # the name images get when no registry is con
 
 
 def node_image_tag() -> str:
+    """The node base image app images build on: $AUTONOMY_NODE_IMAGE, or autonomy/node:<version>."""
     from autonomy import __version__
 
-    return f"{NODE_IMAGE_REPO}:{__version__}"
+    return os.environ.get("AUTONOMY_NODE_IMAGE") or f"{NODE_IMAGE_REPO}:{__version__}"
 
 
 def source_root() -> Path | None:
