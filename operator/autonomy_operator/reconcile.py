@@ -1,0 +1,234 @@
+"""One idempotent reconcile of a Zone, for create, update and resume alike.
+
+Read (the Zone, its Cluster, its Secret's keys, what the watches already know), build the children
+(pure), server-side apply them, delete what the spec no longer wants, and write the status in one
+patch when it changed. A spec that cannot be realized raises `SpecError` after recording
+`Accepted=False`; API trouble raises `Transient`. The kopf layer maps those to PermanentError and
+TemporaryError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from autonomy.errors import SpecError
+from autonomy.spec import ClusterSpec, ZoneConfigError, ZoneSpec, parse_zone, secret_name
+
+from autonomy_operator import metrics
+from autonomy_operator.builders import (
+    ChildKey,
+    Manifest,
+    ZoneContext,
+    build_children,
+    child_key,
+    zone_url,
+)
+from autonomy_operator.kube import Conflict, Invalid, Kube
+from autonomy_operator.status import Acceptance, DeploymentState, compute_status, status_patch
+
+__all__ = ["ClusterInfo", "IndexedDeployment", "ZoneRef", "reconcile_zone", "spec_of", "write_status"]
+
+ZONE_API = "autonomy.computer/v1alpha1"
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    name: str
+    cluster_id: str | None
+    spec: ClusterSpec = field(default_factory=ClusterSpec)
+
+
+@dataclass(frozen=True)
+class IndexedDeployment:
+    """A Deployment of some zone, as the operator's watch keeps it."""
+
+    state: DeploymentState
+    owner_uid: str | None
+
+
+@dataclass(frozen=True)
+class ZoneRef:
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+
+
+def spec_of(name: str, spec: Mapping[str, Any]) -> ZoneSpec:
+    """The Zone resource's spec as a `ZoneSpec` (the CRD already refused most bad input)."""
+    try:
+        return parse_zone({"name": name, **spec})
+    except ZoneConfigError as error:
+        raise SpecError("; ".join(error.problems), "InvalidSpec") from None
+
+
+def _hash(children: Sequence[Manifest]) -> str:
+    return hashlib.sha256(json.dumps(children, sort_keys=True).encode()).hexdigest()[:16]
+
+
+async def _check_secret(kube: Kube, spec: ZoneSpec, namespace: str) -> None:
+    keys = spec.secret_keys()
+    if not keys:
+        return
+    name = secret_name(spec.name)
+    secret = await kube.get("v1", "Secret", namespace, name)
+    if secret is None:
+        raise SpecError(
+            f"env reads secrets.{sorted(keys)[0]} but Secret {name!r} does not exist "
+            f"(create it from secrets.yaml: autonomy zone deploy, or kubectl create secret generic {name})",
+            "SecretNotFound",
+        )
+    present = set((secret.get("data") or {}).keys()) | set((secret.get("stringData") or {}).keys())
+    missing = sorted(keys - present)
+    if missing:
+        raise SpecError(
+            f"Secret {name!r} has no key {', '.join(missing)} (add it to secrets.yaml; keys present: "
+            f"{', '.join(sorted(present)) or 'none'})",
+            "UnknownSecretKey",
+        )
+
+
+async def _apply(kube: Kube, manifest: Manifest, zone_uid: str) -> None:
+    kind, name = manifest["kind"], manifest["metadata"]["name"]
+    try:
+        await kube.apply(manifest)
+    except Conflict:
+        # Another manager owns a field we set. Ours (someone edited it, or `kubectl scale`)? Take
+        # it back. Not ours? The name is taken by something else.
+        live = await kube.get(manifest["apiVersion"], kind, manifest["metadata"]["namespace"], name)
+        owners = [(r.get("uid")) for r in ((live or {}).get("metadata", {}).get("ownerReferences") or [])]
+        if live is not None and zone_uid not in owners:
+            raise SpecError(
+                f"{kind} {name!r} already exists and does not belong to this zone "
+                "(rename the zone or the pod, or delete that object)",
+                "NameCollision",
+            ) from None
+        await kube.apply(manifest, force=True)
+    except Invalid as error:
+        if "controller" in str(error).lower() and "reference" in str(error).lower():
+            raise SpecError(
+                f"{kind} {name!r} already exists and belongs to another owner (rename the zone or the pod)",
+                "NameCollision",
+            ) from None
+        raise SpecError(f"{kind} {name!r} was refused by the API server: {error}", "Invalid") from None
+    metrics.APPLIES.labels(kind).inc()
+
+
+def _prune_candidates(
+    ctx: ZoneContext, old_spec: Mapping[str, Any] | None, indexed: Iterable[IndexedDeployment]
+) -> set[ChildKey]:
+    keys: set[ChildKey] = set()
+    if old_spec is not None:
+        try:
+            old = spec_of(ctx.zone, old_spec)
+        except SpecError:
+            old = None
+        if old is not None:
+            keys |= {
+                child_key(c)
+                for c in build_children(
+                    ZoneContext(
+                        spec=old,
+                        namespace=ctx.namespace,
+                        uid=ctx.uid,
+                        cluster_id=ctx.cluster_id,
+                        cluster=ctx.cluster.model_copy(update={"domain": ctx.cluster.domain or "x.invalid"}),
+                    )
+                )
+            }
+    keys |= {("apps/v1", "Deployment", d.state.name) for d in indexed if d.owner_uid == ctx.uid}
+    return keys
+
+
+async def write_status(kube: Kube, zone: ZoneRef, new: dict[str, Any]) -> bool:
+    """One merge patch of what changed; no request at all when nothing did."""
+    patch = status_patch(zone.status, new)
+    if patch is None:
+        return False
+    await kube.patch_status(ZONE_API, "Zone", zone.namespace, zone.name, patch)
+    metrics.STATUS_PATCHES.labels("Zone").inc()
+    return True
+
+
+async def record_rejection(
+    kube: Kube,
+    zone: ZoneRef,
+    error: SpecError,
+    cluster_id: str | None,
+    deployments: Sequence[DeploymentState],
+) -> None:
+    try:
+        spec: ZoneSpec | None = spec_of(zone.name, zone.spec)
+    except SpecError:
+        spec = None
+    status = compute_status(
+        spec,
+        deployments,
+        Acceptance(False, error.reason, str(error)),
+        zone.generation,
+        previous=zone.status,
+        cluster_id=cluster_id,
+    )
+    status["url"] = zone.status.get("url")
+    await write_status(kube, zone, status)
+
+
+async def reconcile_zone(
+    kube: Kube,
+    zone: ZoneRef,
+    cluster: ClusterInfo,
+    indexed: Sequence[IndexedDeployment] = (),
+    autoscaled: frozenset[str] = frozenset(),
+    old_spec: Mapping[str, Any] | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Bring the zone's children in line with its spec; returns the status computed."""
+    deployments = [d.state for d in indexed if d.owner_uid in (None, zone.uid)]
+    try:
+        spec = spec_of(zone.name, zone.spec)
+        if cluster.cluster_id is None:
+            raise SpecError("the Cluster has no clusterId yet", "ClusterNotReady")
+        await _check_secret(kube, spec, zone.namespace)
+        ctx = ZoneContext(
+            spec=spec,
+            namespace=zone.namespace,
+            uid=zone.uid,
+            cluster_id=cluster.cluster_id,
+            cluster=cluster.spec,
+            autoscaled=autoscaled,
+        )
+        children = build_children(ctx)
+        applied_hash = _hash(children)
+        wanted_deployments = {c["metadata"]["name"] for c in children if c["kind"] == "Deployment"}
+        all_there = wanted_deployments <= {d.name for d in deployments}
+        # On resume, children already applied from this very content are left alone: no request.
+        if not (resume and all_there and zone.status.get("appliedHash") == applied_hash):
+            for child in children:
+                await _apply(kube, child, zone.uid)
+        desired = {child_key(c) for c in children}
+        for api_version, kind, name in sorted(_prune_candidates(ctx, old_spec, indexed) - desired):
+            if await kube.delete(api_version, kind, zone.namespace, name):
+                metrics.DELETES.labels(kind).inc()
+    except SpecError as error:
+        await record_rejection(kube, zone, error, cluster.cluster_id, deployments)
+        raise
+    live = [d for d in deployments if d.name in wanted_deployments]
+    status = compute_status(
+        spec,
+        live,
+        Acceptance(True),
+        zone.generation,
+        previous=zone.status,
+        url=zone_url(ctx),
+        cluster_id=cluster.cluster_id,
+        autoscaled=autoscaled,
+    )
+    status["appliedHash"] = applied_hash
+    await write_status(kube, zone, status)
+    return status
