@@ -119,13 +119,16 @@ class Node:
     # -- lifecycle ----------------------------------------------------------------------------------
 
     @staticmethod
-    def start(main: MainFunction | None = None, name: str | None = None,
-              http_server: NodeHttpServer | bool | None = None, wait_until_interrupted: bool = True,
-              **options: Any) -> None:
+    def start(main: MainFunction | None = None, name: str | None = None, ticket: str | None = None,
+              allow: str | None = None, http_server: NodeHttpServer | bool | None = None,
+              wait_until_interrupted: bool = True, cache_secure_channels: bool = False,
+              use_local_db: bool = False, **options: Any) -> None:
         """Run a node until interrupted (blocking), calling `main(node)` once it is up.
 
         As upstream: with `main=None` the node just serves (a runner pod's whole program is
         `Node.start()`); AUTONOMY_WAIT_UNTIL_INTERRUPTED=0 makes it stop when `main` returns.
+        `ticket`, `allow`, `cache_secure_channels` and `use_local_db` are accepted for upstream apps and
+        have nothing to do here: peers are admitted by the zone handshake and links are always reused.
         """
         env_wait = os.environ.get("AUTONOMY_WAIT_UNTIL_INTERRUPTED")
         if env_wait is not None:
@@ -328,6 +331,8 @@ class Node:
     def _on_envelopes(self, peer: str, envelopes: Sequence[pb.Envelope]) -> None:
         actors = self._actors
         post = actors.post
+        dropped = 0
+        first_error: DeliveryError | None = None
         for envelope in envelopes:
             kind = envelope.kind
             if kind == 0:
@@ -335,8 +340,9 @@ class Node:
                 if not reply_to:
                     try:
                         post(envelope.address, envelope.body, None, envelope.blob)
-                    except DeliveryError as error:
-                        logger.warning("dropped a message from %s: %s", peer, error)
+                    except DeliveryError as error:  # fire-and-forget: nobody to tell but the log
+                        dropped += 1
+                        first_error = first_error or error
                     continue
                 target = _RemoteReply(self, peer, reply_to, envelope.request_id)
                 deadline = 0.0
@@ -355,6 +361,8 @@ class Node:
                     mailbox.put(envelope.body)
                 else:
                     mailbox.put(error_from_code(envelope.error_code, envelope.body))
+        if dropped:
+            logger.warning("dropped %d one-way message(s) from %s: %s", dropped, peer, first_error)
 
     def _on_peer_down(self, peer: str, reason: str) -> None:
         for mailbox in self._actors.mailboxes():

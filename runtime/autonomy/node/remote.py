@@ -6,6 +6,10 @@ Messages to it travel on the peer link; management calls go to its node controll
 from __future__ import annotations
 
 import json
+import sys
+import sysconfig
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import cloudpickle
@@ -20,6 +24,34 @@ if TYPE_CHECKING:
 #: As upstream: calls to a remote node wait up to ten minutes unless told otherwise.
 REMOTE_TIMEOUT = 600.0
 CONTROL_TIMEOUT = 60.0
+
+
+def _installed_roots() -> tuple[Path, ...]:
+    paths = sysconfig.get_paths()
+    return tuple(Path(paths[key]).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths)
+
+
+def _is_app_module(module: ModuleType) -> bool:
+    """True for a module of the app itself (not installed): the remote node may not be able to import it."""
+    if module.__name__ == "__main__" or module.__name__.split(".")[0] == "autonomy":
+        return False  # __main__ is pickled by value anyway; the framework is on every node
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    path = Path(file).resolve()
+    return not any(path.is_relative_to(root) for root in _installed_roots())
+
+
+def pickle_worker(worker: Any) -> bytes:
+    """Cloudpickle a worker so that a node without the app's code can run it.
+
+    Classes from the app's own modules (say `workers.py` beside `main.py`) are shipped by value, as
+    upstream's dill does for `__main__`: a runner pod's image need not contain the main pod's code.
+    """
+    module = sys.modules.get(type(worker).__module__)
+    if module is not None and _is_app_module(module):
+        cloudpickle.register_pickle_by_value(module)
+    return cloudpickle.dumps(worker)  # type: ignore[no-any-return]
 
 
 class RemoteNode:
@@ -65,7 +97,7 @@ class RemoteNode:
 
     async def start_worker(self, name: str, worker: Any, policy: Any = None, exposed_as: str | None = None) -> None:
         """Ship `worker` (cloudpickled, code included) to this node and start it at `name` there."""
-        await self._control({"op": "start_worker", "name": name}, blob=cloudpickle.dumps(worker))
+        await self._control({"op": "start_worker", "name": name}, blob=pickle_worker(worker))
 
     async def stop_worker(self, name: str) -> None:
         await self._control({"op": "stop_worker", "name": name})

@@ -7,8 +7,10 @@ in the same place (channel credentials plus a check of the peer certificate) wit
 
 One link per pair of nodes. If both nodes dial each other at the same moment, the acceptor whose name
 sorts first refuses the other's dial ("dial-race") and that dialer waits for the inbound link instead,
-so both ends settle on the same stream before any message flows on it. A dial from a peer that
-already has a link replaces the old link (the peer restarted): requests pending on the old link fail.
+so both ends settle on the same stream before any message flows on it. A late dial from the same
+process instance we already have a link with is refused as a "duplicate" (the dialer uses the link it
+has, or dials again with `replace` if it has none). A dial from a new instance of the peer (it
+restarted) replaces the old link: requests pending on the old link fail at once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import grpc
 import grpc.aio
 
 from autonomy.errors import PeerGone, PeerRejected
+from autonomy.names import random_hex
 from autonomy.transport.link import Outgoing, PeerLink
 from autonomy.transport.protos import transport_pb2 as pb
 
@@ -32,6 +35,7 @@ logger = logging.getLogger("autonomy.transport")
 PROTOCOL_VERSION = 1
 METHOD = "/autonomy.transport.v1.Transport/Connect"
 DIAL_RACE = "dial-race"
+DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class GrpcTransport:
         self._server: grpc.aio.Server | None = None
         self._stopping = False
         self.port = 0
+        self.instance = random_hex(8)
         self.stats = TransportStats()
 
     # -- server -------------------------------------------------------------------------------------
@@ -160,36 +165,43 @@ class GrpcTransport:
             return f"node {hello.node!r} presented wrong zone credentials"
         return None
 
-    def _hello(self, accepted: bool = True, reason: str = "") -> pb.Frame:
+    def _hello(self, accepted: bool = True, reason: str = "", replace: bool = False) -> pb.Frame:
         me = self.identity
         return pb.Frame(hello=pb.Hello(version=PROTOCOL_VERSION, node=me.node, zone=me.zone, cluster=me.cluster,
-                                       pod=me.pod, credentials=me.credentials, accepted=accepted, reason=reason))
+                                       pod=me.pod, credentials=me.credentials, accepted=accepted, reason=reason,
+                                       instance=self.instance, replace=replace))
 
     async def _accept(self, _requests: object, context: grpc.aio.ServicerContext) -> None:
         peer_address = context.peer()
         try:
             first = await asyncio.wait_for(context.read(), self.settings.handshake_timeout)
         except Exception as error:
+            problem = f"no valid hello ({error or 'timeout'})"
+        else:
+            problem = "" if first is not grpc.aio.EOF and first.HasField("hello") else "first frame is not a hello"
+        if problem:
+            # Garbage or silence: drop this stream, tell the caller why, and carry on serving the zone.
             self.stats.links_rejected += 1
-            logger.warning("closing stream from %s: no valid hello (%s)", peer_address, error)
-            return
-        if first is grpc.aio.EOF or not first.HasField("hello"):
-            self.stats.links_rejected += 1
-            logger.warning("closing stream from %s: first frame is not a hello", peer_address)
-            return
+            logger.warning("closing stream from %s: %s", peer_address, problem)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         hello = first.hello
         reason = self._check_hello(hello)
         if reason is None and self._stopping:
             reason = "node stopping"
+        existing = self._links.get(hello.node)
+        if reason is None and existing is not None and existing.peer_instance == hello.instance \
+                and not hello.replace:
+            reason = DUPLICATE  # a dial that crossed the link we already share; the dialer will use that
         if reason is None and hello.node in self._dialing and self.identity.node < hello.node:
             reason = DIAL_RACE  # our own dial to that peer wins; it will answer it
         if reason is not None:
-            if reason != DIAL_RACE:
+            if reason not in (DIAL_RACE, DUPLICATE):
                 self.stats.links_rejected += 1
                 logger.warning("refused peer %r from %s: %s", hello.node, peer_address, reason)
             await context.write(self._hello(False, reason))
             return
         link = self._new_link(hello.node, dialer=hello.node, read=context.read, write=context.write)
+        link.peer_instance = hello.instance
         self._adopt(link)
         await context.write(self._hello())
         await self._run_link(link)
@@ -234,7 +246,7 @@ class GrpcTransport:
             if self._dialing.get(peer) is result:
                 del self._dialing[peer]
 
-    async def _dial(self, peer: str) -> PeerLink:
+    async def _dial(self, peer: str, replace: bool = False) -> PeerLink:
         target = await self._resolve(peer)
         if target is None:
             raise PeerGone(f"node {peer!r} is not in the zone (not found by discovery)")
@@ -244,7 +256,7 @@ class GrpcTransport:
             call = channel.stream_stream(METHOD, request_serializer=pb.Frame.SerializeToString,
                                          response_deserializer=pb.Frame.FromString)()
             async with asyncio.timeout(self.settings.handshake_timeout):
-                await call.write(self._hello())
+                await call.write(self._hello(replace=replace))
                 answer = await call.read()
         except (grpc.aio.AioRpcError, TimeoutError, OSError) as error:
             await channel.close()
@@ -259,28 +271,34 @@ class GrpcTransport:
         hello = answer.hello
         if not hello.accepted:
             await channel.close()
-            if hello.reason == DIAL_RACE:
-                return await self._wait_for_inbound(peer)
+            if hello.reason in (DIAL_RACE, DUPLICATE):
+                link = await self._wait_for_inbound(peer, self.settings.handshake_timeout
+                                                    if hello.reason == DIAL_RACE else 0.2)
+                if link is not None:
+                    return link
+                if hello.reason == DUPLICATE and not replace:  # the peer holds a link we lost: replace it
+                    return await self._dial(peer, replace=True)
+                raise PeerGone(f"node {peer!r} neither accepted our dial nor dialed back")
             raise PeerRejected(f"node {peer!r} refused this node: {hello.reason}")
         if hello.node != peer:
             await channel.close()
             raise PeerGone(f"{host}:{port} is now node {hello.node!r}, not {peer!r}")
         link = self._new_link(peer, dialer=self.identity.node, read=call.read, write=call.write,
                               closer=channel.close)
+        link.peer_instance = hello.instance
         self._adopt(link)
         task = asyncio.get_running_loop().create_task(self._run_link(link))
         self._link_tasks.add(task)
         task.add_done_callback(self._link_tasks.discard)
         return link
 
-    async def _wait_for_inbound(self, peer: str) -> PeerLink:
-        deadline = time.monotonic() + self.settings.handshake_timeout
-        while time.monotonic() < deadline:
+    async def _wait_for_inbound(self, peer: str, timeout: float) -> PeerLink | None:
+        deadline = time.monotonic() + timeout
+        while True:
             link = self._links.get(peer)
-            if link is not None:
+            if link is not None or time.monotonic() >= deadline:
                 return link
             await asyncio.sleep(0.005)
-        raise PeerGone(f"node {peer!r} neither accepted our dial nor dialed back")
 
     # -- links --------------------------------------------------------------------------------------
 

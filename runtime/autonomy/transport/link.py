@@ -44,6 +44,7 @@ class PeerLink:
                  max_frame_bytes: int, high_water: int, closer: Callable[[], Any] | None = None) -> None:
         self.peer = peer
         self.dialer = dialer  # which node opened the stream
+        self.peer_instance = ""  # the peer process's instance id, from its hello
         self._read = read
         self._write = write
         self._on_envelopes = on_envelopes

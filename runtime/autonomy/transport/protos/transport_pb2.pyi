@@ -16,7 +16,7 @@ class Frame(_message.Message):
     def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., envelopes: _Optional[_Iterable[_Union[Envelope, _Mapping]]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("version", "node", "zone", "cluster", "pod", "credentials", "accepted", "reason")
+    __slots__ = ("version", "node", "zone", "cluster", "pod", "credentials", "accepted", "reason", "instance", "replace")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
     ZONE_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,8 @@ class Hello(_message.Message):
     CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
     version: int
     node: str
     zone: str
@@ -33,7 +35,9 @@ class Hello(_message.Message):
     credentials: bytes
     accepted: bool
     reason: str
-    def __init__(self, version: _Optional[int] = ..., node: _Optional[str] = ..., zone: _Optional[str] = ..., cluster: _Optional[str] = ..., pod: _Optional[str] = ..., credentials: _Optional[bytes] = ..., accepted: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
+    instance: str
+    replace: bool
+    def __init__(self, version: _Optional[int] = ..., node: _Optional[str] = ..., zone: _Optional[str] = ..., cluster: _Optional[str] = ..., pod: _Optional[str] = ..., credentials: _Optional[bytes] = ..., accepted: _Optional[bool] = ..., reason: _Optional[str] = ..., instance: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
 
 class Envelope(_message.Message):
     __slots__ = ("kind", "address", "body", "reply_to", "request_id", "deadline_ms", "error_code", "blob")
