@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from docker_engine import DockerEngine
-from k8s_fixtures import KubernetesCluster
+
+from tests.docker_engine import DockerEngine
+from tests.k8s_fixtures import KubernetesCluster
 
 pytestmark = [pytest.mark.control_plane, pytest.mark.docker]
 

@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from k8s_fixtures import KubernetesCluster
+
+from tests.k8s_fixtures import KubernetesCluster
 
 pytestmark = pytest.mark.control_plane
 

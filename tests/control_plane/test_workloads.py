@@ -7,7 +7,8 @@ import json
 import time
 
 import pytest
-from k8s_fixtures import KubernetesCluster
+
+from tests.k8s_fixtures import KubernetesCluster
 
 pytestmark = pytest.mark.control_plane
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from docker_engine import ROOT, DockerEngine
+
+from tests.docker_engine import ROOT, DockerEngine
 
 pytestmark = pytest.mark.docker
 

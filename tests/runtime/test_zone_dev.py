@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from zone_dev_support import ROOT, DevRun, fanout_ok
+
+from tests.zone_dev_support import ROOT, DevRun, fanout_ok
 
 FANOUT = ROOT / "examples" / "fanout"
 

@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
+
 from autonomy.cli.exits import Exit
 from autonomy.cli.main import app
-from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[3]
 runner = CliRunner()

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from autonomy.cli.dev.dockerfile import python_script_argv, read_command
 
 

@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from autonomy.cli.durations import parse_duration
 from autonomy.cli.exits import CliError, Exit
 from autonomy.cli.jsonpath import age, render

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from autonomy.cli.dev.plan import make_plan
 from autonomy.cli.exits import CliError, Exit
 from autonomy.spec import parse_zone
