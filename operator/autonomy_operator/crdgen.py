@@ -164,6 +164,11 @@ def _zone_status() -> dict[str, Any]:
                 "description": "Public URL of the zone, when it has a public pod and the Cluster a domain.",
             },
             "clusterId": {"type": "string", "description": "Id of the Cluster the zone runs in."},
+            "appliedHash": {
+                "type": "string",
+                "description": "Digest of the children last applied (lets a restarted operator skip "
+                "zones that are already right).",
+            },
         },
     }
 
@@ -189,7 +194,7 @@ def _cluster_status() -> dict[str, Any]:
             "zoneCount": {"type": "integer", "description": "Number of zones in the cluster."},
             "zones": {
                 "type": "array",
-                "items": {"type": "string"},
+                "items": {"type": "string", "description": "<namespace>/<name> of a zone."},
                 "description": "Zones of the cluster as <namespace>/<name>.",
             },
         },
