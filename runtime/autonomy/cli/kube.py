@@ -6,6 +6,8 @@ Only this module imports the `kubernetes` client; it maps API failures to `CliEr
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +45,16 @@ class Target:
         return None
 
 
+def kubeconfig_path(explicit: str | None) -> str:
+    """The kubeconfig file: the one given, else $KUBECONFIG's first entry (read now, not at import)."""
+    if explicit:
+        return explicit
+    first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    return os.path.expanduser(first or "~/.kube/config")
+
+
 def contexts(kubeconfig: str | None) -> tuple[list[str], str | None]:
+    kubeconfig = kubeconfig_path(kubeconfig)
     try:
         all_contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
     except (ConfigException, OSError) as error:
@@ -66,7 +77,7 @@ class Kube:
     def connect(
         cls, settings: UserConfig, *, context: str | None = None, namespace: str | None = None
     ) -> Kube:
-        kubeconfig = settings.kubeconfig
+        kubeconfig = kubeconfig_path(settings.kubeconfig)
         chosen = context or settings.context
         try:
             api = config.new_client_from_config(config_file=kubeconfig, context=chosen)
@@ -212,23 +223,19 @@ class Kube:
             raise _api_error(error, f"reading Zone {name}") from error
 
     def apply_zone(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply of a Zone (field manager autonomy-cli)."""
+        """Server-side apply of a Zone (field manager autonomy-cli); returns the stored object."""
         name = manifest["metadata"]["name"]
         try:
-            obj: dict[str, Any] = self.custom.patch_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                self.target.namespace,
-                "zones",
-                name,
-                manifest,
-                field_manager=FIELD_MANAGER,
-                force=True,
+            response = self.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, self.target.namespace, "zones", name, manifest,
+                field_manager=FIELD_MANAGER, force=True,
                 _content_type="application/apply-patch+yaml",
+                _preload_content=False,  # the client cannot deserialize apply responses itself
             )
-            return obj
         except ApiException as error:
             raise _api_error(error, f"applying Zone {name}") from error
+        obj: dict[str, Any] = json.loads(response.data)
+        return obj
 
     def delete_zone(self, name: str) -> bool:
         try:
@@ -318,8 +325,6 @@ def _api_error(error: ApiException, doing: str) -> CliError:
     reason = error.reason or ""
     message = reason
     try:
-        import json
-
         message = json.loads(error.body or "{}").get("message", reason)
     except (ValueError, TypeError):
         pass

@@ -109,3 +109,18 @@ def test_cluster_commands_without_a_kubeconfig_exit_with_cluster_code() -> None:
     for command in (["cluster", "show"], ["zone", "list"], ["cluster", "enroll", "--no-input"]):
         result = runner.invoke(app, command)
         assert result.exit_code == Exit.CLUSTER, (command, result.output)
+
+
+def test_unreachable_cluster_exits_with_cluster_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
+        "clusters": [{"name": "gone", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+    }))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    config = ROOT / "examples" / "fanout" / "autonomy.yaml"
+    result = runner.invoke(app, ["zone", "deploy", "--config", str(config)])
+    assert result.exit_code == Exit.CLUSTER, result.output
+    assert "127.0.0.1:1" in result.output or "connect" in result.output

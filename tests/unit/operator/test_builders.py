@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from autonomy.spec import ClusterSpec, parse_zone
 from autonomy_operator.builders import ZoneContext, build_children, child_key, zone_url
 from autonomy_operator.builders.resources import share

@@ -6,9 +6,10 @@ import asyncio
 import time
 
 import pytest
+from kubernetes_asyncio.client.exceptions import ApiException
+
 from autonomy_operator.config import OperatorConfig
 from autonomy_operator.kube import Conflict, Invalid, NotFound, RateLimiter, Transient, _error, resource_path
-from kubernetes_asyncio.client.exceptions import ApiException
 
 
 def test_resource_paths() -> None:

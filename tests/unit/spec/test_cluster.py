@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from autonomy.spec import SIZES, ClusterSpec, Resources
 from pydantic import ValidationError
+
+from autonomy.spec import SIZES, ClusterSpec, Resources
 
 
 def test_default_size_table_is_the_design() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from autonomy.spec import ZoneConfigError, ZoneSpec, load_zone, parse_zone
 
 
