@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +17,14 @@ from typing import Any
 
 import httpx
 
+from autonomy.cli.dev.plan import free_port as plan_free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 AUTONOMY = str(Path(sys.executable).with_name("autonomy"))
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return plan_free_port()
 
 
 class DevRun:

@@ -14,6 +14,7 @@ every pod shares the host's loopback).
 
 from __future__ import annotations
 
+import random
 import socket
 import sys
 from collections.abc import Iterable, Mapping
@@ -62,10 +63,32 @@ class DevPlan:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A free TCP port outside the kernel's ephemeral range.
+
+    Nodes bind their gRPC port with 0 (an ephemeral port) while zone dev hands out HTTP ports ahead
+    of time; picking those below the ephemeral range means no node's gRPC port can take one of them
+    in between.
+    """
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randint(max(1024, low - 12000), low - 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        fallback: int = sock.getsockname()[1]
+        return fallback
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def make_plan(
