@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client, config
+from kubernetes import client
+from kubernetes import config as _config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError as Urllib3Error
@@ -25,6 +26,9 @@ GROUP = "autonomy.computer"
 VERSION = "v1alpha1"
 CRDS = (f"clusters.{GROUP}", f"zones.{GROUP}")
 FIELD_MANAGER = "autonomy-cli"
+# The generated client's annotations are loose (Optional everywhere, `object` for custom objects);
+# this module checks what it reads, so it talks to the client untyped.
+config: Any = _config
 ZONE_LABEL = f"{GROUP}/zone"
 POD_LABEL = f"{GROUP}/pod"
 
@@ -65,13 +69,13 @@ def contexts(kubeconfig: str | None) -> tuple[list[str], str | None]:
 class Kube:
     """A connection to one cluster (one context)."""
 
-    def __init__(self, target: Target, api: client.ApiClient) -> None:
+    def __init__(self, target: Target, api: Any) -> None:
         self.target = target
         self.api = api
-        self.core = client.CoreV1Api(api)
-        self.apps = client.AppsV1Api(api)
-        self.custom = client.CustomObjectsApi(api)
-        self.ext = client.ApiextensionsV1Api(api)
+        self.core: Any = client.CoreV1Api(api)
+        self.apps: Any = client.AppsV1Api(api)
+        self.custom: Any = client.CustomObjectsApi(api)
+        self.ext: Any = client.ApiextensionsV1Api(api)
 
     @classmethod
     def connect(
@@ -100,7 +104,7 @@ class Kube:
 
     def server_version(self) -> str:
         try:
-            info = client.VersionApi(self.api).get_code()
+            info: Any = client.VersionApi(self.api).get_code()
         except (ApiException, Urllib3Error, OSError) as error:
             raise CliError(
                 f"cannot reach the cluster of context {self.target.context}: {error}", Exit.CLUSTER
@@ -247,7 +251,7 @@ class Kube:
             raise _api_error(error, f"deleting Zone {name}") from error
 
     def apply_secret(self, name: str, data: dict[str, str], labels: dict[str, str]) -> None:
-        body = {
+        body: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Secret",
             "type": "Opaque",

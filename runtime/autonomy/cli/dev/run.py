@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -90,16 +91,16 @@ async def _run(plan: DevPlan, root: Path, options: DevOptions) -> None:
     ready = asyncio.create_task(_report_ready(plan, options.host, started))
     try:
         while not stop.is_set():
-            waiters = [asyncio.create_task(stop.wait())]
-            if options.watch:
-                waiters.append(asyncio.create_task(wait_for_change(root)))
-            done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            stopped = asyncio.create_task(stop.wait())
+            watching = asyncio.create_task(wait_for_change(root)) if options.watch else None
+            waiters: list[asyncio.Task[Any]] = [stopped] + ([watching] if watching else [])
+            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            if stop.is_set():
+            if stop.is_set() or watching is None:
                 break
-            changed = next(iter(done)).result()
+            changed = watching.result()
             _notice(f"{len(changed)} file(s) changed ({Path(changed[0]).name}, ...): restarting the zone")
             ready.cancel()
             await supervisor.restart_all()
