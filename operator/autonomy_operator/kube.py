@@ -163,6 +163,11 @@ class Kube:
                 _return_http_data_only=True,
             )
             data = await response.read()
+            if not 200 <= response.status <= 299:
+                # Without preloading, the generated client leaves status checks to us.
+                error = ApiException(status=response.status, reason=response.reason)
+                error.body = data.decode("utf-8", "replace")
+                raise _error(error)
         except ApiException as error:
             raise _error(error) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as error:

@@ -1,0 +1,90 @@
+"""An operator killed mid-reconcile and restarted converges with no duplicate or lost children, and
+a restart writes nothing to children that are already right."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from autonomy.spec import parse_zone
+from tests.k8s_fixtures import KubernetesCluster
+from tests.operator_fixtures import OperatorProcess, apply, get_json, wait_for
+
+pytestmark = pytest.mark.control_plane
+
+KINDS = "deployments,services,serviceaccounts,roles,rolebindings,networkpolicies,ingresses"
+
+
+def zone(name: str, namespace: str) -> dict[str, Any]:
+    pods = [{"name": "main-pod", "public": True, "containers": [{"name": "main", "image": "main"}]}]
+    pods += [{"name": f"p{i}", "clones": 2, "containers": [{"name": "main", "image": "w"}]} for i in range(4)]
+    return parse_zone({"name": name, "pods": pods}).zone_manifest(namespace)
+
+
+def children(k8s: KubernetesCluster, namespace: str) -> dict[tuple[str, str], str]:
+    """(kind, name) -> resourceVersion of every child of every zone in the namespace."""
+    items = get_json(k8s, KINDS, "-n", namespace, "-l", "autonomy.computer/zone")["items"]
+    return {(i["kind"], i["metadata"]["name"]): i["metadata"]["resourceVersion"] for i in items}
+
+
+def healthy(operator: OperatorProcess) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{operator.health_port}/healthz", timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def test_killed_mid_reconcile_converges_and_restart_writes_nothing(
+    k8s: KubernetesCluster, namespace: str, operator: OperatorProcess
+) -> None:
+    zones = [f"z{i}" for i in range(6)]
+    operator.stop()
+    for name in zones:
+        apply(k8s, zone(name, namespace))
+    # Slow the operator's writes so that the kill lands in the middle of the zones' reconciles.
+    operator.start(AUTONOMY_OPERATOR_QPS="10", AUTONOMY_OPERATOR_BURST="1")
+    wait_for("the first children", lambda: len(children(k8s, namespace)) >= 3, timeout=60, interval=0.05)
+    operator.kill()
+    partial = children(k8s, namespace)
+    assert 3 <= len(partial) < 6 * 10, "the kill did not land mid-reconcile"
+
+    operator.start()
+    for name in zones:
+        k8s.kubectl(
+            "wait", "--for=condition=Ready", f"zone/{name}", "-n", namespace, "--timeout=120s", timeout=130
+        )
+    final = children(k8s, namespace)
+    expected = set()
+    for name in zones:
+        expected |= {
+            ("Deployment", f"{name}-main-pod"),
+            ("Service", f"{name}-main-pod"),
+            ("Ingress", f"{name}-main-pod"),
+            ("ServiceAccount", f"{name}-node"),
+            ("Role", f"{name}-node"),
+            ("RoleBinding", f"{name}-node"),
+            ("NetworkPolicy", name),
+            ("NetworkPolicy", f"{name}-public"),
+        }
+        expected |= {("Deployment", f"{name}-p{i}") for i in range(4)}
+    assert set(final) == expected
+    replica_sets = get_json(k8s, "replicasets", "-n", namespace)["items"]
+    assert len(replica_sets) == 6 * 5, "a Deployment was rolled out twice"
+    pods = get_json(k8s, "pods", "-n", namespace)["items"]
+    assert len(pods) == 6 * (1 + 4 * 2)
+
+    # A restart of a converged operator writes nothing to the children.
+    zones_before = {
+        z: get_json(k8s, "zone", z, "-n", namespace)["metadata"]["resourceVersion"] for z in zones
+    }
+    operator.stop()
+    operator.start()
+    wait_for("the restarted operator's liveness endpoint", lambda: healthy(operator), timeout=30)
+    time.sleep(5)  # resume handlers and the initial Deployment events run now
+    assert children(k8s, namespace) == final
+    zones_after = {z: get_json(k8s, "zone", z, "-n", namespace)["metadata"]["resourceVersion"] for z in zones}
+    assert zones_after == zones_before, "the restart rewrote Zone status or annotations"
