@@ -8,7 +8,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 EXAMPLE ?= examples/fanout
 
-.PHONY: install run test test-unit lint typecheck protos bench clean docker-setup image-node
+.PHONY: install run test test-unit lint typecheck protos bench clean k8s-bins cluster-up cluster-down \
+	docker-setup image-node
 
 install: $(VENV)/.installed
 
@@ -29,7 +30,7 @@ docker-setup:
 image-node: install
 	$(BIN)/python -c "from autonomy.cli.images import build_node_image as b; print(b(base_image='$(BASE_IMAGE)' or None))"
 
-test: install lint typecheck docker-setup
+test: install lint typecheck k8s-bins docker-setup
 	$(BIN)/python -m pytest tests
 
 test-unit: install
@@ -47,6 +48,18 @@ protos: install
 
 bench: install
 	$(BIN)/python bench/runtime_bench.py
+
+# The test control plane (hack/k8s/README.md): binaries built once from the Go modules and cached
+# in ~/.cache/autonomy-k8s; without Go (outside CI) nothing is built and its tests skip.
+k8s-bins:
+	hack/k8s/build.sh --optional
+
+cluster-up:
+	hack/k8s/build.sh
+	$(PYTHON) hack/k8s/controlplane.py up
+
+cluster-down:
+	$(PYTHON) hack/k8s/controlplane.py down
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -150,22 +150,51 @@ def _use_existing(kubeconfig: Path) -> KubernetesCluster:
 
 
 def _binaries(request: pytest.FixtureRequest) -> Any:
-    """The cached binaries, building them first when needed (progress shown, not captured)."""
+    """The cached binaries (built, if need be, right after collection: see pytest_collection_modifyitems)."""
     try:
         return controlplane.Binaries.from_cache()
-    except controlplane.BinariesMissing:
+    except controlplane.BinariesMissing as missing:
         if shutil.which("go") is None:
             _unavailable("no Go toolchain to build the Kubernetes control plane (see hack/k8s/README.md)")
+        pytest.fail(request.config.stash.get(_BUILD_ERROR_KEY, str(missing)), pytrace=False)
     except controlplane.ControlPlaneError as error:
         pytest.fail(str(error), pytrace=False)
-    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+
+def _build_if_needed(config: pytest.Config) -> None:
+    """Build the binaries before the first test, outside any test's timeout, showing build.sh's progress."""
+    try:
+        controlplane.Binaries.from_cache()
+        return
+    except controlplane.ControlPlaneError:
+        if shutil.which("go") is None:
+            return  # the fixtures skip (or fail under CI) with the reason
+    capture = config.pluginmanager.getplugin("capturemanager")
     guard = capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()
     try:
         with guard:
             controlplane.build_binaries()
-        return controlplane.Binaries.from_cache()
     except controlplane.ControlPlaneError as error:
-        pytest.fail(str(error), pytrace=False)
+        config.stash[_BUILD_ERROR_KEY] = str(error)
+
+
+def _start_plane(binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A started ControlPlane; tried twice, as another process may take a port picked as free."""
+    errors = []
+    for _attempt in range(2):
+        plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries,
+                                          nodes=FAKE_NODES)
+        # Teardown also on paths pytest's finalizers miss (sys.exit from a signal handler, say);
+        # a SIGKILLed pytest is covered by the children's parent-death signal.
+        atexit.register(plane.stop)
+        try:
+            plane.start()  # stops whatever it started when it fails
+        except controlplane.ControlPlaneError as error:
+            atexit.unregister(plane.stop)
+            errors.append(str(error))
+            continue
+        return plane
+    pytest.fail("the control plane did not start: " + "\n(retry) ".join(errors), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -178,16 +207,8 @@ def k8s(request: pytest.FixtureRequest,
         return
 
     binaries = _binaries(request)
-    plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries,
-                                      nodes=FAKE_NODES)
-    # Teardown also on the paths pytest's finalizers miss (sys.exit from a signal handler, say);
-    # a SIGKILLed pytest is covered by the children's parent-death signal.
-    atexit.register(plane.stop)
     started = time.monotonic()
-    try:
-        plane.start()
-    except controlplane.ControlPlaneError as error:
-        pytest.fail(f"the control plane did not start: {error}", pytrace=False)
+    plane = _start_plane(binaries, tmp_path_factory)
     request.config.stash[_STARTUP_KEY] = time.monotonic() - started
     versions = controlplane.read_versions()
     try:
@@ -199,6 +220,12 @@ def k8s(request: pytest.FixtureRequest,
     finally:
         plane.stop()
         atexit.unregister(plane.stop)
+
+
+@pytest.fixture(scope="session")
+def k8s_binaries(request: pytest.FixtureRequest) -> Any:
+    """The built control-plane binaries (controlplane.Binaries), for tests of the harness itself."""
+    return _binaries(request)
 
 
 @pytest.fixture
@@ -220,13 +247,28 @@ def namespace(k8s: KubernetesCluster, request: pytest.FixtureRequest) -> Iterato
 
 
 _STARTUP_KEY = pytest.StashKey[float]()
+_BUILD_ERROR_KEY = pytest.StashKey[str]()
 
 
+def _uses_cluster(item: pytest.Item) -> bool:
+    return bool({"k8s", "k8s_binaries"} & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Whatever uses the cluster is a control-plane test, so `-m "not control_plane"` leaves it out."""
     for item in items:
-        if "k8s" in getattr(item, "fixturenames", ()):
+        if _uses_cluster(item):
             item.add_marker(pytest.mark.control_plane)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the binaries now if a selected test needs them (before any test's timeout starts)."""
+    config = session.config
+    if config.option.collectonly or _existing_kubeconfig() is not None:
+        return
+    if any(_uses_cluster(item) for item in session.items):
+        _build_if_needed(config)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -32,11 +32,10 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,7 +120,7 @@ def find_kubectl() -> Path:
     found = explicit or shutil.which("kubectl")
     if not found:
         raise ControlPlaneError(
-            "kubectl not found on PATH; install it (Debian package `kubectl`) or set KUBECTL=/path/to/kubectl"
+            "kubectl not found on PATH; install kubectl (v1.32 or newer) or set KUBECTL=/path/to/kubectl"
         )
     return Path(found)
 
@@ -421,7 +420,6 @@ class ControlPlane:
             f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
             f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
         ])
-        self._write_state()
         self._apply_fake_nodes()
         wait_for(f"{self.nodes} fake node(s) Ready and untainted", self._nodes_ready,
                  self._left(deadline), interval=0.2, alive=self._check_alive)
@@ -440,6 +438,7 @@ class ControlPlane:
                 preexec_fn=None if self.detached else _die_with_parent,
             )
         self.components.append(Component(name=name, pid=popen.pid, log=log, popen=popen))
+        self._write_state()  # at once, so `down` finds it even if this process dies mid-start
 
     def _check_alive(self) -> None:
         for component in self.components:
@@ -524,19 +523,6 @@ class ControlPlane:
             "components": [{"name": c.name, "pid": c.pid, "log": str(c.log)} for c in self.components],
         }
         (self.workdir / STATE_FILE).write_text(json.dumps(state, indent=2))
-
-
-@contextlib.contextmanager
-def running_control_plane(workdir: Path | None = None, nodes: int = 1,
-                          timeout: float = 120.0) -> Iterator[ControlPlane]:
-    """A started control plane for the duration of the block (temporary workdir unless given)."""
-    with contextlib.ExitStack() as stack:
-        if workdir is None:
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="autonomy-k8s-")))
-        plane = ControlPlane(workdir=workdir, binaries=Binaries.from_cache(), nodes=nodes)
-        plane.start(timeout=timeout)
-        stack.callback(plane.stop)
-        yield plane
 
 
 # --------------------------------------------------------------------------------------------- CLI
