@@ -66,7 +66,9 @@ def wheelhouse() -> Path:
         for old in target.glob("autonomy_computer-*.whl"):
             old.unlink()
         subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target), str(ROOT)],
+            # The build backend too: the operator image installs the project from source, offline.
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target), str(ROOT),
+             "setuptools>=77", "wheel"],
             check=True, timeout=900,
         )
         (target / ".complete").touch()
