@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from k8s_fixtures import KubernetesCluster
+
+from tests.k8s_fixtures import KubernetesCluster
 
 pytestmark = pytest.mark.control_plane
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_fixtures import CONTROLPLANE_PY, controlplane
+
+from tests.k8s_fixtures import CONTROLPLANE_PY, controlplane
 
 pytestmark = pytest.mark.control_plane
 
