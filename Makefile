@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 EXAMPLE ?= examples/fanout
 
-.PHONY: install run test test-unit lint typecheck protos bench clean k8s-bins cluster-up cluster-down \
+.PHONY: install run test test-unit lint typecheck protos crds bench clean k8s-bins cluster-up cluster-down \
 	docker-setup image-node
 
 install: $(VENV)/.installed
@@ -37,7 +37,7 @@ test-unit: install
 	$(BIN)/python -m pytest tests/unit
 
 lint: install
-	$(BIN)/ruff check runtime operator tests bench
+	$(BIN)/ruff check runtime operator tests bench hack
 	$(BIN)/lint-imports
 
 typecheck: install
@@ -46,8 +46,12 @@ typecheck: install
 protos: install
 	$(BIN)/python -m grpc_tools.protoc -Iruntime --python_out=runtime --pyi_out=runtime runtime/autonomy/transport/protos/transport.proto
 
+crds: install
+	$(BIN)/python -m autonomy_operator.crdgen
+
 bench: install
 	$(BIN)/python bench/runtime_bench.py
+	$(BIN)/python bench/agents_bench.py
 
 # The test control plane (hack/k8s/README.md): binaries built once from the Go modules and cached
 # in ~/.cache/autonomy-k8s; without Go (outside CI) nothing is built and its tests skip.

@@ -10,7 +10,8 @@ hack/k8s/build.sh builds from the Go modules, or, when asked, an existing cluste
 Under CI (``CI=true``) the control-plane tests never skip: a control plane that cannot start fails
 them. Elsewhere, on a machine without Go, they skip with a one-line reason.
 
-Registered from tests/conftest.py, so any test directory can request `k8s` and `namespace`.
+Registered from tests/conftest.py (`pytest_plugins = ["tests.k8s_fixtures"]`), so any test directory
+can request `k8s`, `namespace` and `k8s_binaries`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -123,9 +126,11 @@ def _helm_for_existing_cluster() -> str:
     return found
 
 
-def _cluster_env(kubeconfig: Path) -> dict[str, str]:
+def _cluster_env(kubeconfig: Path, kube_cache: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["KUBECONFIG"] = str(kubeconfig)
+    if kube_cache is not None:  # discovery caches of throwaway clusters stay out of ~/.kube/cache
+        env["KUBECACHEDIR"] = str(kube_cache)
     return env
 
 
@@ -207,19 +212,40 @@ def k8s(request: pytest.FixtureRequest,
         return
 
     binaries = _binaries(request)
-    started = time.monotonic()
-    plane = _start_plane(binaries, tmp_path_factory)
-    request.config.stash[_STARTUP_KEY] = time.monotonic() - started
     versions = controlplane.read_versions()
+    with _sigterm_as_interrupt():
+        started = time.monotonic()
+        plane = _start_plane(binaries, tmp_path_factory)
+        request.config.stash[_STARTUP_KEY] = time.monotonic() - started
+        try:
+            yield KubernetesCluster(
+                kubeconfig=plane.kubeconfig, server=plane.server,
+                env=_cluster_env(plane.kubeconfig, plane.workdir / "kube-cache"),
+                kubectl_bin=str(binaries.kubectl), helm_bin=str(binaries.helm),
+                fake_nodes=tuple(plane.fake_nodes), kubernetes_version=versions["K8S_VERSION"],
+            )
+        finally:
+            plane.stop()
+            atexit.unregister(plane.stop)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the control plane runs, SIGTERM (a CI timeout, say) ends pytest like Ctrl-C does, so the
+    fixtures tear down in order, instead of killing it outright (unless someone else handles SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        yield KubernetesCluster(
-            kubeconfig=plane.kubeconfig, server=plane.server, env=_cluster_env(plane.kubeconfig),
-            kubectl_bin=str(binaries.kubectl), helm_bin=str(binaries.helm),
-            fake_nodes=tuple(plane.fake_nodes), kubernetes_version=versions["K8S_VERSION"],
-        )
+        yield
     finally:
-        plane.stop()
-        atexit.unregister(plane.stop)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")
@@ -265,9 +291,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Build the binaries now if a selected test needs them (before any test's timeout starts)."""
     config = session.config
-    if config.option.collectonly or _existing_kubeconfig() is not None:
+    if config.option.collectonly:
         return
-    if any(_uses_cluster(item) for item in session.items):
+    names = [set(getattr(item, "fixturenames", ())) for item in session.items]
+    if any("k8s_binaries" in n for n in names) or (
+        _existing_kubeconfig() is None and any("k8s" in n for n in names)
+    ):
         _build_if_needed(config)
 
 

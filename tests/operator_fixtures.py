@@ -107,6 +107,9 @@ class OperatorProcess:
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("operator-*.log")))
 
+    def current_log(self) -> str:
+        return (self.log_dir / f"operator-{self.starts}.log").read_text(errors="replace")
+
     def ensure_running(self) -> None:
         if self.process is None or self.process.poll() is not None:
             self.start()

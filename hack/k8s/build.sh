@@ -141,7 +141,7 @@ build_kubernetes() {
     key="${kv%%=*}"; val="${kv#*=}"
     ld+=" -X k8s.io/client-go/pkg/version.$key=$val -X k8s.io/component-base/version.$key=$val"
   done
-  say "kubernetes $v: compiling kube-apiserver, kube-controller-manager, kube-scheduler (about 5 min cold on 2 cores; log: $log)"
+  say "kubernetes $v: compiling kube-apiserver, kube-controller-manager, kube-scheduler (5-10 min cold on 2 cores; log: $log)"
   tmp="$k8s_dir.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
   (cd "$src" && run_ticking "$log" "kubernetes $v" go build -v -trimpath -tags selinux,notest -ldflags "$ld" -o "$tmp/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \

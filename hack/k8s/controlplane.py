@@ -507,7 +507,8 @@ class ControlPlane:
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         result = subprocess.run(
-            [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
+            [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}",
+             f"--cache-dir={self.workdir / 'kube-cache'}", *args],
             input=input, capture_output=True, text=True, check=False, timeout=60,
         )
         if result.returncode != 0:

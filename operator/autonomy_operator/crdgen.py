@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from autonomy.spec import GROUP, ClusterSpec, ZoneSpec, rules
 from pydantic import BaseModel
+
+from autonomy.spec import GROUP, ClusterSpec, ZoneSpec, rules
 
 __all__ = ["CATEGORY", "VERSION", "cluster_crd", "render", "write", "zone_crd"]
 

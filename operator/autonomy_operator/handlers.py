@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+
 from autonomy.errors import SpecError
 from autonomy.spec import ClusterSpec
-
 from autonomy_operator import metrics
 from autonomy_operator.builders import MANAGED_BY, MANAGED_BY_LABEL, ZONE_LABEL
 from autonomy_operator.config import OperatorConfig
@@ -35,13 +35,15 @@ from autonomy_operator.reconcile import (
     spec_of,
     write_status,
 )
-from autonomy_operator.status import Acceptance, DeploymentState, compute_status
+from autonomy_operator.status import Acceptance, DeploymentState, compute_status, now
 
 __all__ = ["STATE", "OperatorState"]
 
 GROUP, VERSION = "autonomy.computer", "v1alpha1"
 _OURS: dict[str, Any] = {MANAGED_BY_LABEL: MANAGED_BY, ZONE_LABEL: kopf.PRESENT}
 log = logging.getLogger("autonomy_operator")
+# Not under "autonomy.computer/": kopf ignores annotations under its own storage prefix.
+CLUSTER_GENERATION = f"cluster.{GROUP}/generation"
 
 
 class OperatorState:
@@ -53,6 +55,9 @@ class OperatorState:
         self.kube: Kube | None = None
         self.zones: dict[tuple[str, str], ZoneRef] = {}
         self.cluster_task: asyncio.Task[None] | None = None
+        self.pending_status: set[tuple[str, str]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.reconciles = asyncio.Semaphore(20)
 
     def client(self) -> Kube:
         if self.kube is None:
@@ -68,7 +73,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     config = OperatorConfig.from_env()
     STATE.config = config
     settings.peering.standalone = True
-    settings.queueing.worker_limit = config.workers or None
+    # Not kopf's queueing.worker_limit: kopf holds every object's worker until its indexes are
+    # filled, so a limit below the number of indexed objects deadlocks a restart. Reconciles are
+    # limited by a semaphore instead.
+    STATE.reconciles = asyncio.Semaphore(max(config.workers, 1))
     settings.posting.level = logging.WARNING
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -84,9 +92,10 @@ async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 @kopf.on.cleanup()  # type: ignore[arg-type]
 async def close(**_: Any) -> None:
-    if STATE.cluster_task is not None:
-        STATE.cluster_task.cancel()
-        await asyncio.gather(STATE.cluster_task, return_exceptions=True)
+    pending = [*STATE.tasks, *([STATE.cluster_task] if STATE.cluster_task is not None else [])]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
     if STATE.kube is not None:
         await STATE.kube.close()
         STATE.kube = None
@@ -142,6 +151,37 @@ def cluster_id(status: kopf.Status, patch: kopf.Patch, **_: Any) -> None:
     """Generate the cluster's id once; an id already there is never replaced."""
     if not status.get("clusterId"):
         patch.status["clusterId"] = uuid.uuid4().hex
+    if not status.get("conditions"):
+        patch.status["conditions"] = [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "IdAssigned",
+                "lastTransitionTime": now(),
+                "message": "the cluster has its id; zones can be reconciled",
+            }
+        ]
+
+
+@kopf.on.update(GROUP, VERSION, "clusters", field="spec")  # type: ignore[arg-type]
+async def cluster_changed(name: str, meta: kopf.Meta, **_: Any) -> None:
+    """Domain, registry or sizes changed: every zone's children may change, so each Zone is
+    touched with the Cluster's generation, which makes kopf run its update handler."""
+    if STATE.config.cluster and name != STATE.config.cluster:
+        return
+    kube = STATE.client()
+    generation = str(meta.get("generation"))
+    for namespace, zone in sorted(STATE.zones):
+        try:
+            await kube.patch_metadata(
+                f"{GROUP}/{VERSION}",
+                "Zone",
+                namespace,
+                zone,
+                {"annotations": {CLUSTER_GENERATION: generation}},
+            )
+        except KubeError as error:
+            log.warning("zone %s/%s not told of the Cluster change: %s", namespace, zone, error)
 
 
 async def _cluster_zones_loop(interval: float = 10.0) -> None:
@@ -226,7 +266,10 @@ async def reconcile(
     )
     old_spec = (old or {}).get("spec") if reason == "update" else None
     try:
-        await reconcile_zone(kube, zone, cluster, indexed, autoscaled, old_spec, resume=reason == "resume")
+        async with STATE.reconciles:
+            await reconcile_zone(
+                kube, zone, cluster, indexed, autoscaled, old_spec, resume=reason == "resume"
+            )
     except SpecError as error:
         metrics.RECONCILES.labels("rejected").inc()
         kopf.warn(body, reason=error.reason, message=str(error))
@@ -247,8 +290,31 @@ async def deployment_changed(
     hpa_targets: kopf.Index[tuple[str, str], bool],
     **_: Any,
 ) -> None:
-    """A Deployment moved: recompute its Zone's status and patch it if anything changed."""
+    """A Deployment moved: refresh its Zone's status a moment later.
+
+    A rollout moves a Deployment's status many times a second; waiting `STATUS_DELAY` and then
+    computing from the latest state folds those into one patch per zone (and none if unchanged).
+    """
     key = (namespace, labels[ZONE_LABEL])
+    if key in STATE.pending_status:
+        return
+    STATE.pending_status.add(key)
+    task = asyncio.create_task(_refresh_status(key, zone_deployments, hpa_targets))
+    STATE.tasks.add(task)
+    task.add_done_callback(STATE.tasks.discard)
+
+
+STATUS_DELAY = 1.0
+
+
+async def _refresh_status(
+    key: tuple[str, str],
+    zone_deployments: kopf.Index[tuple[str, str], IndexedDeployment],
+    hpa_targets: kopf.Index[tuple[str, str], bool],
+) -> None:
+    await asyncio.sleep(STATUS_DELAY)
+    STATE.pending_status.discard(key)
+    namespace = key[0]
     zone = STATE.zones.get(key)
     if zone is None or STATE.kube is None:
         return

@@ -204,6 +204,14 @@ class Kube:
             return False
         return True
 
+    async def patch_metadata(
+        self, api_version: str, kind: str, namespace: str | None, name: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A JSON merge patch of `metadata` (labels, annotations)."""
+        self.writes += 1
+        path = resource_path(api_version, kind, namespace, name)
+        return await self._call("PATCH", path, {"metadata": metadata}, None, "application/merge-patch+json")
+
     async def patch_status(
         self, api_version: str, kind: str, namespace: str | None, name: str, status: dict[str, Any]
     ) -> dict[str, Any]:

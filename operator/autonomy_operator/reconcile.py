@@ -9,6 +9,7 @@ TemporaryError.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +18,6 @@ from typing import Any
 
 from autonomy.errors import SpecError
 from autonomy.spec import ClusterSpec, ZoneConfigError, ZoneSpec, parse_zone, secret_name
-
 from autonomy_operator import metrics
 from autonomy_operator.builders import (
     ChildKey,
@@ -209,8 +209,10 @@ async def reconcile_zone(
         all_there = wanted_deployments <= {d.name for d in deployments}
         # On resume, children already applied from this very content are left alone: no request.
         if not (resume and all_there and zone.status.get("appliedHash") == applied_hash):
-            for child in children:
-                await _apply(kube, child, zone.uid)
+            # Accounts, policies and services at once, then the Deployments that use them.
+            first = [c for c in children if c["kind"] != "Deployment"]
+            await asyncio.gather(*(_apply(kube, c, zone.uid) for c in first))
+            await asyncio.gather(*(_apply(kube, c, zone.uid) for c in children if c["kind"] == "Deployment"))
         desired = {child_key(c) for c in children}
         for api_version, kind, name in sorted(_prune_candidates(ctx, old_spec, indexed) - desired):
             if await kube.delete(api_version, kind, zone.namespace, name):

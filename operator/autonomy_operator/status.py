@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from autonomy.spec import ZoneSpec
-
 from autonomy_operator.builders import POD_LABEL, deployment_name
 
 __all__ = ["Acceptance", "DeploymentState", "compute_status", "now", "status_patch"]

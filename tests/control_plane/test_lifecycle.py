@@ -21,7 +21,7 @@ from tests.k8s_fixtures import CONTROLPLANE_PY, controlplane
 
 pytestmark = pytest.mark.control_plane
 
-TESTS_DIR = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 
 
 def processes_mentioning(text: str) -> list[int]:
@@ -107,26 +107,60 @@ def test_interrupted_runner_leaves_nothing_behind(k8s_binaries: Any, tmp_path: P
     assert_all_gone(workdir, ports)
 
 
-def test_failing_test_session_tears_control_plane_down(k8s_binaries: Any, tmp_path: Path) -> None:
+def nested_pytest(tmp_path: Path, test_source: str) -> tuple[list[str], dict[str, str], Path]:
+    """argv, env and basetemp of a pytest run of `test_source` using the k8s fixture (own control plane)."""
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    (tmp_path / "conftest.py").write_text('pytest_plugins = ["k8s_fixtures"]\n')
-    (tmp_path / "test_fails.py").write_text(textwrap.dedent("""
-        def test_fails(k8s):
-            assert k8s.kubectl("get", "nodes").returncode == 0
-            assert False, "this test fails on purpose"
-    """))
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["tests.k8s_fixtures"]\n')
+    (tmp_path / "test_nested.py").write_text(textwrap.dedent(test_source))
     basetemp = tmp_path / "basetemp"
     env = {k: v for k, v in os.environ.items()
            if k not in ("AUTONOMY_TEST_KUBECONFIG", "AUTONOMY_TEST_USE_CURRENT_CONTEXT")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS_DIR), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}",
+            "test_nested.py"]
+    return argv, env, basetemp
 
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={basetemp}",
-         "test_fails.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False,
-    )
+
+def test_failing_test_session_tears_control_plane_down(k8s_binaries: Any, tmp_path: Path) -> None:
+    argv, env, basetemp = nested_pytest(tmp_path, """
+        def test_fails(k8s):
+            assert k8s.kubectl("get", "nodes").returncode == 0
+            assert False, "this test fails on purpose"
+    """)
+
+    result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240,
+                            check=False)
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "this test fails on purpose" in result.stdout
     assert "control plane (Kubernetes" in result.stdout  # it did start
+    assert_all_gone(basetemp, [], timeout=1)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_test_session_tears_control_plane_down(k8s_binaries: Any, tmp_path: Path,
+                                                           signum: int) -> None:
+    argv, env, basetemp = nested_pytest(tmp_path, """
+        import time
+        def test_waits(k8s):
+            time.sleep(300)
+    """)
+    session = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while not list(basetemp.glob("k8s*/state.json")) or len(processes_mentioning(str(basetemp))) < 6:
+            assert session.poll() is None and time.monotonic() < deadline, "the nested session never started"
+        # Interrupted while the control plane starts or runs: either way everything must go.
+            time.sleep(0.2)
+
+        session.send_signal(signum)
+        session.wait(timeout=60)
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
+
+    assert session.returncode == 2  # pytest's "interrupted", after an orderly teardown
     assert_all_gone(basetemp, [], timeout=1)

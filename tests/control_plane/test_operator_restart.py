@@ -3,6 +3,7 @@ a restart writes nothing to children that are already right."""
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.request
 from typing import Any
@@ -39,8 +40,9 @@ def healthy(operator: OperatorProcess) -> bool:
 
 
 def test_killed_mid_reconcile_converges_and_restart_writes_nothing(
-    k8s: KubernetesCluster, namespace: str, operator: OperatorProcess
+    k8s: KubernetesCluster, namespace: str, operator: OperatorProcess, cluster_id: str
 ) -> None:
+    assert re.fullmatch(r"[0-9a-f]{32}", cluster_id)
     zones = [f"z{i}" for i in range(6)]
     operator.stop()
     for name in zones:
@@ -84,7 +86,28 @@ def test_killed_mid_reconcile_converges_and_restart_writes_nothing(
     operator.stop()
     operator.start()
     wait_for("the restarted operator's liveness endpoint", lambda: healthy(operator), timeout=30)
-    time.sleep(5)  # resume handlers and the initial Deployment events run now
+    # The restarted operator resumes every zone (and so had its chance to write) ...
+    wait_for(
+        "the zones to be resumed", lambda: operator.current_log().count("Resuming is processed") >= len(zones)
+    )
+    time.sleep(3)  # ... and folds the initial Deployment events into status refreshes
     assert children(k8s, namespace) == final
     zones_after = {z: get_json(k8s, "zone", z, "-n", namespace)["metadata"]["resourceVersion"] for z in zones}
     assert zones_after == zones_before, "the restart rewrote Zone status or annotations"
+    cluster = get_json(k8s, "clusters.autonomy.computer", "autonomy-test")
+    assert cluster["status"]["clusterId"] == cluster_id, "the cluster id changed across restarts"
+    assert {c["type"]: c["status"] for c in cluster["status"]["conditions"]} == {"Ready": "True"}
+
+    # And it is alive: an edit still rolls out.
+    edited = zone("z0", namespace)
+    edited["spec"]["pods"][1]["containers"][0]["image"] = "w:2"
+    apply(k8s, edited)
+    wait_for(
+        "the edit after the restart",
+        lambda: (
+            get_json(k8s, "deployment", "z0-p0", "-n", namespace)["spec"]["template"]["spec"]["containers"][
+                0
+            ]["image"]
+            == "w:2"
+        ),
+    )

@@ -374,3 +374,35 @@ def test_name_taken_by_a_foreign_object_is_not_accepted(
         foreign is not None
         and foreign["spec"]["template"]["spec"]["containers"][0]["image"] == "someone/else"
     )
+
+
+def test_cluster_change_reaches_every_zone(
+    k8s: KubernetesCluster, namespace: str, operator: OperatorProcess, cluster_id: str
+) -> None:
+    apply(k8s, zone_manifest(namespace))
+    wait_ready(k8s, namespace, "shop")
+    patch = '{"spec": {"domain": "moved.test", "imageRegistry": "registry.test:5000"}}'
+    k8s.kubectl("patch", "clusters.autonomy.computer", "autonomy-test", "--type=merge", "-p", patch)
+    try:
+        wait_for(
+            "the zone's new URL",
+            lambda: (
+                (get_json(k8s, "zone", "shop", "-n", namespace) or {}).get("status", {}).get("url")
+                == f"https://{cluster_id}-shop.moved.test"
+            ),
+        )
+        ingress = get_json(k8s, "ingress", "shop-main-pod", "-n", namespace)
+        assert ingress["spec"]["rules"][0]["host"] == f"{cluster_id}-shop.moved.test"
+        runner = deployment(k8s, namespace, "shop-runner")
+        assert runner is not None
+        assert runner["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.test:5000/runner"
+    finally:
+        k8s.kubectl(
+            "patch",
+            "clusters.autonomy.computer",
+            "autonomy-test",
+            "--type=json",
+            "-p",
+            '[{"op": "replace", "path": "/spec/domain", "value": "zones.test"},'
+            ' {"op": "remove", "path": "/spec/imageRegistry"}]',
+        )

@@ -18,7 +18,9 @@ NODE_MAIN = Path(__file__).with_name("node_main.py")
 
 
 class NodeProcess:
-    def __init__(self, name: str, pod: str, registry: Path, zone: str = "testzone", extra_env: dict | None = None):
+    def __init__(self, name: str, pod: str, registry: Path, zone: str = "testzone", extra_env: dict | None = None,
+                 script: Path | None = None):
+        self.script = script or NODE_MAIN
         self.name = name
         self.pod = pod
         self.registry = registry
@@ -38,7 +40,7 @@ class NodeProcess:
         return env
 
     def start(self, timeout: float = 30.0) -> NodeProcess:
-        self.process = subprocess.Popen([sys.executable, str(NODE_MAIN)], env=self.env(), stdout=subprocess.PIPE,
+        self.process = subprocess.Popen([sys.executable, str(self.script)], env=self.env(), stdout=subprocess.PIPE,
                                         stderr=None, text=True)
         deadline = time.monotonic() + timeout
         assert self.process.stdout is not None

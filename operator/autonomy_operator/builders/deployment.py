@@ -12,7 +12,6 @@ import copy
 from typing import Any
 
 from autonomy.spec import ContainerSpec, PodSpec, secret_name
-
 from autonomy_operator.builders.context import (
     HTTP_PORT,
     TRANSPORT_PORT,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from autonomy.spec import PodSpec
-
 from autonomy_operator.builders.context import (
     HTTP_PORT,
     POD_LABEL,

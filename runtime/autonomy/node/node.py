@@ -34,7 +34,7 @@ from autonomy.logs import configure_from_environment
 from autonomy.names import check_address, random_hex
 from autonomy.node.controller import CONTROLLER_ADDRESS, NodeController
 from autonomy.node.ports import Discovery, NodeHttpServer, StandaloneDiscovery
-from autonomy.node.settings import NodeSettings
+from autonomy.node.settings import DEFAULT_TRANSPORT_PORT, NodeSettings
 from autonomy.transport import GrpcTransport, Identity, TransportSettings
 from autonomy.transport.protos import transport_pb2 as pb
 
@@ -95,6 +95,8 @@ class Node:
         self._started = False
         #: Agents started on this node, by name (filled by the agents layer; read by `/agents`).
         self.agents: dict[str, Any] = {}
+        #: MCP servers this node calls, by name (`Node.start(mcp_clients=[...])`).
+        self.mcp_clients: dict[str, Any] = {}
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -175,15 +177,23 @@ class Node:
                     http_server: NodeHttpServer | bool | None = None, **overrides: Any) -> AsyncIterator[Node]:
         """Start a node in the running event loop and stop it on exit (for embedding and tests)."""
         settings = settings or NodeSettings.from_environment(name=name)
+        # The agents layer's MCP server and clients (duck-typed: this layer sits below agents).
+        mcp_server = overrides.pop("mcp_server", None)
+        mcp_clients = overrides.pop("mcp_clients", None) or []
         for key, value in overrides.items():
             if not hasattr(settings, key):
                 raise TypeError(f"unknown node option {key!r}")
             setattr(settings, key, value)
         node = cls(settings, http_server=http_server)
+        node.mcp_clients = {client.name: client for client in mcp_clients}
         await node._start()
         try:
+            if mcp_server is not None:
+                await mcp_server.start(node)
             yield node
         finally:
+            if mcp_server is not None:
+                await mcp_server.stop()
             await node.stop()
 
     def _make_discovery(self) -> Discovery:
@@ -193,7 +203,8 @@ class Node:
 
             if not s.namespace or not s.zone:
                 raise ValueError("Kubernetes discovery needs NAMESPACE and ZONE in the environment")
-            return KubernetesDiscovery(s.namespace, s.zone, s.transport_port)
+            # Every node of a zone listens on the same port; 0 (any port) cannot be advertised that way.
+            return KubernetesDiscovery(s.namespace, s.zone, s.transport_port or DEFAULT_TRANSPORT_PORT)
         if s.discovery == "none":
             return StandaloneDiscovery()
         return LocalDiscovery(s.registry_dir or default_registry_dir(s.cluster, s.zone))

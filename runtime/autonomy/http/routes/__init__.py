@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from autonomy.http.routes import agents, health, logs, workers
+from autonomy.http.routes import agent_calls, agents, health, logs, workers
 
-ROUTERS: list[APIRouter] = [health.router, workers.router, agents.router, logs.router]
+ROUTERS: list[APIRouter] = [health.router, workers.router, agents.router, agent_calls.router, logs.router]
 
 __all__ = ["ROUTERS"]

@@ -1,0 +1,80 @@
+"""Chat over any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, LiteLLM, OpenRouter) with the `openai` SDK.
+
+Clients are shared per (base URL, key, timeouts): one connection pool per endpoint, not one per agent,
+because thousands of agents each holding a pool leak memory and sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+
+from autonomy.models.clients import shared_client
+from autonomy.models.types import ChatMessage, ModelDelta, ToolCallDelta, ToolSpec
+
+
+def client_for(base_url: str | None, api_key: str | None, request_timeout: float, connect_timeout: float) -> Any:
+    return shared_client(
+        (__name__, base_url, api_key, request_timeout, connect_timeout),
+        lambda: openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=api_key,
+            max_retries=0,  # Model retries itself, with its own policy and throttle feedback
+            timeout=openai.Timeout(request_timeout, connect=connect_timeout),
+        ),
+    )
+
+
+async def open_stream(
+    client: Any,
+    model: str,
+    messages: list[ChatMessage],
+    tools: list[ToolSpec] | None,
+    options: dict[str, Any],
+) -> AsyncIterator[ModelDelta]:
+    """Start a streamed completion; errors of the request itself are raised here, before any delta."""
+    body: dict[str, Any] = {**options, "model": model, "messages": messages, "stream": True}
+    if tools:
+        body["tools"] = tools
+    # The SDK's typed `create()` walks every message and tool spec to transform it (about 10 ms a call
+    # with a few tools); our messages are already plain JSON, so post them as they are.
+    stream = await client.post(
+        "/chat/completions",
+        body=body,
+        cast_to=object,  # chunks stay plain dicts: building typed models for each chunk costs more than the call
+        stream=True,
+        stream_cls=openai.AsyncStream[object],
+    )
+    return _deltas(stream)
+
+
+async def _deltas(stream: Any) -> AsyncIterator[ModelDelta]:
+    async with stream:
+        async for chunk in stream:
+            choices = chunk.get("choices") if isinstance(chunk, dict) else None
+            if not choices:
+                continue
+            choice = choices[0]
+            delta = choice.get("delta") or {}
+            calls = []
+            for i, call in enumerate(delta.get("tool_calls") or []):
+                function = call.get("function") or {}
+                index = call.get("index")
+                calls.append(
+                    ToolCallDelta(
+                        index=index if isinstance(index, int) else i,
+                        id=call.get("id"),
+                        name=function.get("name"),
+                        arguments=function.get("arguments") or "",
+                    )
+                )
+            yield ModelDelta(
+                text=delta.get("content") or "", tool_calls=calls, finish_reason=choice.get("finish_reason")
+            )
+
+
+async def embeddings(client: Any, model: str, texts: list[str]) -> list[list[float]]:
+    result = await client.embeddings.create(model=model, input=texts)
+    return [list(item.embedding) for item in result.data]

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from autonomy.models import Model, ModelRequestError, ModelThrottled
+from autonomy.models.throttle import Throttle
+from tests.support.scripted_llm import Reply, ScriptedLLM
+
+
+async def test_streamed_text_arrives_in_pieces_and_joins(llm: ScriptedLLM) -> None:
+    llm.script.then(Reply(text="the quick brown fox"))
+    model = Model("gpt-test")
+    pieces = [d.text async for d in model.stream_chat([{"role": "user", "content": "hi"}]) if d.text]
+    assert len(pieces) == 4 and "".join(pieces) == "the quick brown fox"
+    assert llm.script.requests[0]["model"] == "gpt-test"
+
+
+async def test_tool_calls_are_joined_from_fragments(llm: ScriptedLLM) -> None:
+    llm.script.then(Reply(tool_calls=[("add", {"a": 1, "b": 2}), ("echo", {"text": "x"})]))
+    tools = [{"type": "function", "function": {"name": "add", "parameters": {"type": "object"}}}]
+    response = await Model("gpt-test").complete([{"role": "user", "content": "add"}], tools=tools)
+    assert [c.name for c in response.tool_calls] == ["add", "echo"]
+    assert json.loads(response.tool_calls[0].arguments) == {"a": 1, "b": 2}
+    assert llm.script.requests[0]["tools"][0]["function"]["name"] == "add"
+
+
+async def test_missing_tool_call_ids_are_generated(llm: ScriptedLLM) -> None:
+    llm.script.then(Reply(tool_calls=[("add", {})], omit_tool_call_ids=True))
+    response = await Model("gpt-test").complete([{"role": "user", "content": "x"}])
+    assert response.tool_calls[0].id
+
+
+async def test_retries_429_then_succeeds(llm: ScriptedLLM) -> None:
+    llm.script.then(Reply(status=429, retry_after=0.05), Reply(status=503, retry_after=0.05), Reply(text="fine"))
+    response = await Model("gpt-test").complete([{"role": "user", "content": "x"}])
+    assert response.text == "fine" and len(llm.script.requests) == 3
+
+
+async def test_gives_up_after_max_attempts_with_status(llm: ScriptedLLM) -> None:
+    llm.script.then(*[Reply(status=500, retry_after=0.01)] * 5)
+    model = Model("gpt-test", throttle_max_retry_attempts=2)
+    with pytest.raises(ModelRequestError) as caught:
+        await model.complete([{"role": "user", "content": "x"}])
+    assert caught.value.status == 500 and len(llm.script.requests) == 2
+
+
+async def test_bad_request_is_not_retried_and_404_names_the_fix(llm: ScriptedLLM) -> None:
+    llm.script.then(Reply(status=404))
+    with pytest.raises(ModelRequestError, match="BASE_URL"):
+        await Model("gpt-test").complete([{"role": "user", "content": "x"}])
+    assert len(llm.script.requests) == 1
+
+
+async def test_401_names_the_key_variable(llm: ScriptedLLM) -> None:
+    llm.script.then(Reply(status=401))
+    with pytest.raises(ModelRequestError, match="OPENAI_API_KEY"):
+        await Model("gpt-test").complete([{"role": "user", "content": "x"}])
+
+
+async def test_stream_timeout_cuts_a_slow_stream(llm: ScriptedLLM) -> None:
+    llm.script.then(Reply(text="a b c d e f", chunk_delay=0.3))
+    with pytest.raises(ModelRequestError, match="stream exceeded"):
+        await Model("gpt-test", stream_timeout=0.5).complete([{"role": "user", "content": "x"}])
+
+
+async def test_unreachable_endpoint_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    model = Model("gpt-test", throttle_max_retry_attempts=1, connect_timeout=1)
+    with pytest.raises(ModelRequestError, match="cannot reach"):
+        await model.complete([{"role": "user", "content": "x"}])
+
+
+async def test_throttle_paces_requests() -> None:
+    throttle = Throttle(requests_per_minute=600, max_requests_in_progress=5)  # one every 0.1 s
+    start = time.monotonic()
+    for _ in range(4):
+        async with throttle.slot():
+            pass
+    assert time.monotonic() - start >= 0.29
+
+
+async def test_throttle_rejects_when_queue_full() -> None:
+    throttle = Throttle(requests_per_minute=6000, max_requests_in_progress=1, max_requests_waiting_in_queue=0)
+    with pytest.raises(ModelThrottled, match="queue is full"):
+        async with throttle.slot():
+            pass
+
+
+async def test_throttle_halves_on_429_and_recovers() -> None:
+    throttle = Throttle(requests_per_minute=60)
+    throttle.on_rate_limited()
+    assert throttle.rate == 30
+    throttle.on_success()
+    assert throttle.rate == 31
+
+
+async def test_throttled_model_still_answers(llm: ScriptedLLM) -> None:
+    llm.script.then(Reply(status=429, retry_after=0.01), Reply(text="ok"))
+    model = Model("gpt-test", throttle=True, throttle_requests_per_minute=6000)
+    assert (await model.complete([{"role": "user", "content": "x"}])).text == "ok"
