@@ -81,6 +81,12 @@ def node_image(docker_engine: DockerEngine, wheelhouse: Path) -> Iterator[str]:
     from autonomy.cli.images import build_node_image
 
     tag = f"autonomy/node:test-{_source_hash()}"
+    # Node images of earlier sources (and what was built on them) only take disk space: drop them.
+    listed = docker_engine.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
+    stale = [ref for ref in listed if ref != tag and ref.startswith(("autonomy/node:test-", "autonomy.local/"))]
+    if stale:
+        docker_engine.run("image", "rm", "-f", *stale, check=False)
+        docker_engine.run("image", "prune", "-f", check=False)
     if docker_engine.run("image", "inspect", tag, check=False).returncode != 0:
         build_node_image(tag, base_image=docker_engine.base_image, wheels=wheelhouse, source=ROOT)
     yield tag
