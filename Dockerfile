@@ -21,7 +21,9 @@ COPY --from=build /opt/autonomy /opt/autonomy
 ENV PATH=/opt/autonomy/bin:$PATH \
     VIRTUAL_ENV=/opt/autonomy \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    USER=autonomy-operator
+# (USER: uid 10001 has no passwd entry, and kopf asks getpass.getuser() for its peering identity.)
 # A numeric user, so that `runAsNonRoot` can be verified by the kubelet.
 USER 10001:10001
 EXPOSE 8080 8081

@@ -6,9 +6,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-EXAMPLE ?= examples/hello
+EXAMPLE ?= examples/fanout
 
-.PHONY: install run test test-unit lint typecheck protos crds bench clean k8s-bins cluster-up cluster-down
+.PHONY: install run test test-unit lint typecheck protos crds bench clean k8s-bins cluster-up cluster-down \
+	docker-setup image-node
 
 install: $(VENV)/.installed
 
@@ -19,9 +20,17 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: install
-	cd $(EXAMPLE) && ../../$(BIN)/python main.py
+	$(BIN)/autonomy zone dev --config $(EXAMPLE)/autonomy.yaml
 
-test: install lint typecheck k8s-bins
+# The Docker test tier: docker.io + dockerd + a debootstrap Python base image (no registry pulls here).
+docker-setup:
+	bash hack/docker/setup.sh
+
+# The node base image (images/node/Dockerfile) from wheels built here; BASE_IMAGE=... to override.
+image-node: install
+	$(BIN)/python -c "from autonomy.cli.images import build_node_image as b; print(b(base_image='$(BASE_IMAGE)' or None))"
+
+test: install lint typecheck k8s-bins docker-setup
 	$(BIN)/python -m pytest tests
 
 test-unit: install

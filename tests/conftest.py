@@ -1,3 +1,5 @@
-"""Suite-wide fixtures: the Kubernetes ones (`k8s`, `namespace`) live in tests/k8s_fixtures.py."""
+"""Suite-wide fixtures: the Kubernetes ones (`k8s`, `namespace`) live in tests/k8s_fixtures.py,
+the operator's in tests/operator_fixtures.py, the Docker ones (`docker_engine`, `node_image`,
+`wheelhouse`) in tests/docker_engine.py."""
 
-pytest_plugins = ["tests.k8s_fixtures", "tests.operator_fixtures"]
+pytest_plugins = ["tests.k8s_fixtures", "tests.operator_fixtures", "tests.docker_engine"]

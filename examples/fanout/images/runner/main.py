@@ -1,0 +1,5 @@
+"""A runner node: it only serves; the main node ships workers to it."""
+
+from autonomy import Node
+
+Node.start()

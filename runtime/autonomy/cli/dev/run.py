@@ -1,0 +1,142 @@
+"""`zone dev` end to end: plan, check Docker when needed, run, report readiness, watch, stop.
+
+SIGINT and SIGTERM both stop everything and return normally (exit 0): Ctrl-C is how a dev loop ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from autonomy.cli import docker as docker_cli
+from autonomy.cli.dev.plan import DevPlan, make_plan
+from autonomy.cli.dev.supervisor import LogPrinter, Supervisor
+from autonomy.cli.dev.watch import wait_for_change
+from autonomy.cli.exits import CliError, Exit
+from autonomy.cli.output import err_console
+from autonomy.cli.project import load_project, load_secrets
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    config: Path | None
+    secrets: Path | None
+    port: int
+    host: str
+    watch: bool
+    env: dict[str, str]
+
+
+def run_dev(options: DevOptions) -> None:
+    project = load_project(options.config)
+    secrets = load_secrets(options.secrets, project.root)
+    registry = Path(tempfile.mkdtemp(prefix=f"autonomy-dev-{project.spec.name}-"))
+    try:
+        plan = make_plan(
+            project.spec,
+            project.root,
+            secrets=secrets,
+            registry_dir=registry,
+            port=options.port,
+            host=options.host,
+            # A fresh token per run: only this run's nodes may ship workers to each other.
+            extra_env={"AUTONOMY_ZONE_TOKEN": os.urandom(16).hex(), **options.env},
+        )
+        if plan.needs_docker:
+            _check_docker(plan)
+            for tag, context in plan.images_to_build.items():
+                err_console.print(f"building {tag} from {context}")
+                docker_cli.build(tag, context)
+        asyncio.run(_run(plan, project.root, options))
+    finally:
+        shutil.rmtree(registry, ignore_errors=True)
+
+
+def _check_docker(plan: DevPlan) -> None:
+    if docker_cli.available():
+        return
+    raise CliError(
+        "these containers need Docker, and no Docker engine answers here",
+        Exit.DOCKER,
+        details=[
+            f"{p.label}: image {p.docker_image}"
+            + ("" if "/" in str(p.docker_image) else " (its Dockerfile does not run python)")
+            for p in plan.needs_docker
+        ]
+        + ["start Docker (or install it), or run only node containers built from images/<name>/"],
+    )
+
+
+async def _run(plan: DevPlan, root: Path, options: DevOptions) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    supervisor = Supervisor(plan.processes, LogPrinter(sys.stdout), notice=_notice)
+    started = time.monotonic()
+    n_nodes = sum(1 for p in plan.processes if p.http_port is not None)
+    _notice(f"zone {plan.zone}: starting {len(plan.processes)} container(s), {n_nodes} node(s)")
+    await supervisor.start()
+    ready = asyncio.create_task(_report_ready(plan, options.host, started))
+    try:
+        while not stop.is_set():
+            stopped = asyncio.create_task(stop.wait())
+            watching = asyncio.create_task(wait_for_change(root)) if options.watch else None
+            waiters: list[asyncio.Task[Any]] = [stopped] + ([watching] if watching else [])
+            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            if stop.is_set() or watching is None:
+                break
+            changed = watching.result()
+            _notice(f"{len(changed)} file(s) changed ({Path(changed[0]).name}, ...): restarting the zone")
+            ready.cancel()
+            await supervisor.restart_all()
+            started = time.monotonic()
+            ready = asyncio.create_task(_report_ready(plan, options.host, started))
+    finally:
+        ready.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ready
+        _notice(f"zone {plan.zone}: stopping")
+        await supervisor.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    _notice(f"zone {plan.zone}: stopped")
+
+
+async def _report_ready(plan: DevPlan, host: str, started: float) -> None:
+    """Tell the user when every node answers /readyz, and where the public one is."""
+    ports = [p.http_port for p in plan.processes if p.http_port is not None]
+    pending = set(ports)
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        while pending:
+            for port in list(pending):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get(f"http://{_connect_host(host)}:{port}/readyz")).status_code == 200:
+                        pending.discard(port)
+            if pending:
+                await asyncio.sleep(0.2)
+    url = f"http://{_connect_host(host)}:{plan.public_port}" if plan.public_port else None
+    took = time.monotonic() - started
+    _notice(f"zone {plan.zone}: {len(ports)} node(s) ready in {took:.1f} s" + (f" at {url}" if url else ""))
+
+
+def _connect_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
+def _notice(message: str) -> None:
+    err_console.print(f"[bold]»[/] {message}")

@@ -1,0 +1,84 @@
+"""The Docker CLI, as the commands use it: is an engine there, build, tag, push, load into kind.
+
+We drive the `docker` program (not an SDK): it is what users have, it honours their contexts and
+credential helpers, and it is a dependency-free way to build with the engine's own builder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from autonomy.cli.exits import CliError, Exit
+
+DOCKER = "docker"
+
+
+def available() -> bool:
+    if shutil.which(DOCKER) is None:
+        return False
+    result = subprocess.run(
+        [DOCKER, "info", "--format", "{{.ServerVersion}}"], capture_output=True, check=False
+    )
+    return result.returncode == 0
+
+
+def require() -> None:
+    if shutil.which(DOCKER) is None:
+        raise CliError("docker is not installed: install Docker to build images", Exit.DOCKER)
+    if not available():
+        raise CliError("no Docker engine answers: start Docker (dockerd) and try again", Exit.DOCKER)
+
+
+def build(
+    tag: str,
+    context: Path,
+    *,
+    dockerfile: Path | None = None,
+    build_args: dict[str, str] | None = None,
+    no_cache: bool = False,
+    quiet: bool = True,
+) -> None:
+    argv = [DOCKER, "build", "-t", tag]
+    if dockerfile is not None:
+        argv += ["-f", str(dockerfile)]
+    for key, value in (build_args or {}).items():
+        argv += ["--build-arg", f"{key}={value}"]
+    if no_cache:
+        argv.append("--no-cache")
+    argv.append(str(context))
+    _run(argv, f"docker build of {tag} from {context} failed", quiet=quiet)
+
+
+def image_exists(tag: str) -> bool:
+    return subprocess.run([DOCKER, "image", "inspect", tag], capture_output=True, check=False).returncode == 0
+
+
+def image_id(tag: str) -> str:
+    result = subprocess.run(
+        [DOCKER, "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip()
+
+
+def tag(source: str, target: str) -> None:
+    _run([DOCKER, "tag", source, target], f"docker tag {source} {target} failed")
+
+
+def push(ref: str) -> None:
+    _run([DOCKER, "push", ref], f"docker push {ref} failed (is the registry reachable, are you logged in?)")
+
+
+def kind_load(ref: str, kind_cluster: str) -> None:
+    if shutil.which("kind") is None:
+        raise CliError("the context is a kind cluster but `kind` is not installed", Exit.DOCKER)
+    _run(["kind", "load", "docker-image", ref, "--name", kind_cluster], f"kind load of {ref} failed")
+
+
+def _run(argv: Sequence[str], failure: str, *, quiet: bool = True) -> None:
+    result = subprocess.run(list(argv), capture_output=quiet, text=True, check=False)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout or "").strip().splitlines()[-15:] if quiet else []
+        raise CliError(failure, Exit.DOCKER, details=tail)

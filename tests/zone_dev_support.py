@@ -1,0 +1,116 @@
+"""Running `autonomy zone dev` as a real subprocess in tests, and finding what it started.
+
+Each run gets a unique marker in every container's environment (`-e AUTONOMY_TEST_MARK=...`), so a
+test can find the processes a run started (and prove none is left) by reading /proc/*/environ.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from autonomy.cli.dev.plan import free_port as plan_free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+AUTONOMY = str(Path(sys.executable).with_name("autonomy"))
+
+
+def free_port() -> int:
+    return plan_free_port()
+
+
+class DevRun:
+    def __init__(self, config: Path, *extra: str, port: int | None = None) -> None:
+        self.mark = uuid.uuid4().hex
+        self.port = port or free_port()
+        self.log = Path(f"/tmp/autonomy-zone-dev-{self.mark[:8]}.log")
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            [AUTONOMY, "zone", "dev", "--config", str(config), "--port", str(self.port),
+             "-e", f"AUTONOMY_TEST_MARK={self.mark}", *extra],
+            stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        self.started = time.monotonic()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def marked_pids(self) -> dict[int, dict[str, str]]:
+        """pid -> environment of every live process started by this run."""
+        found = {}
+        needle = f"AUTONOMY_TEST_MARK={self.mark}".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                raw = (entry / "environ").read_bytes()
+                state = (entry / "stat").read_bytes().split(b") ", 1)[1][:1]
+            except OSError:
+                continue
+            if needle in raw.split(b"\0") and state != b"Z":
+                env = dict(item.decode(errors="replace").split("=", 1) for item in raw.split(b"\0") if b"=" in item)
+                found[int(entry.name)] = env
+        return found
+
+    def get(self, path: str, timeout: float = 10) -> httpx.Response:
+        return httpx.get(f"http://127.0.0.1:{self.port}{path}", timeout=timeout)
+
+    def wait_for(self, path: str, accept: Any, timeout: float = 60) -> Any:
+        """Poll `path` until `accept(response)` is truthy; return its value."""
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"zone dev exited with {self.process.returncode}:\n{self.output()}")
+            try:
+                response = self.get(path)
+                last = response.text
+                value = accept(response)
+                if value:
+                    return value
+            except httpx.HTTPError as error:
+                last = repr(error)
+            time.sleep(0.1)
+        raise AssertionError(f"{path} not as expected within {timeout} s; last: {last}\n{self.output()}")
+
+    def stop(self, sig: signal.Signals = signal.SIGINT, timeout: float = 20) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout)
+        finally:
+            self._log_file.close()
+        return code
+
+    def wait_none_left(self, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while self.marked_pids():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"processes left behind: {sorted(self.marked_pids())}")
+            time.sleep(0.1)
+
+    def cleanup(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for pid in self.marked_pids():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.log.unlink(missing_ok=True)
+
+
+def fanout_ok(response: httpx.Response) -> dict[str, Any] | None:
+    if response.status_code != 200:
+        return None
+    body: dict[str, Any] = response.json()
+    return body if len(body.get("runners", [])) == 3 else None
