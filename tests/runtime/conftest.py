@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.hygiene import no_leaked_tasks  # noqa: F401 - autouse fixture
+from tests.support.llm_fixtures import llm, llm_server  # noqa: F401 - fixtures for the agent tests
 
 NODE_MAIN = Path(__file__).with_name("node_main.py")
 

@@ -21,21 +21,6 @@ from tests.support.scripted_llm import Reply, ScriptedLLM, last_text
 AGENT_MAIN = Path(__file__).with_name("agent_node_main.py")
 
 
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[ScriptedLLM]:
-    server = ScriptedLLM().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
-    llm_server.script.__init__()  # type: ignore[misc]
-    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "test")
-    return llm_server
-
-
 async def wait_for_nodes(node: Node, count: int, filter: str) -> list[Any]:
     for _ in range(200):
         found = await Zone.nodes(node, filter=filter)

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
 from autonomy import Agent, AgentReference, Model, ModelConfigurationError, Node
 from autonomy.errors import AddressNotFound
 from tests.support.scripted_llm import Reply, ScriptedLLM
-
-
-@pytest.fixture(scope="module")
-def llm_server() -> Iterator[ScriptedLLM]:
-    server = ScriptedLLM().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
-    llm_server.script.__init__()  # type: ignore[misc]
-    monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", "test")
-    return llm_server
 
 
 async def test_start_many_stop_and_restart(llm: ScriptedLLM) -> None:
