@@ -18,7 +18,7 @@ import importlib.util
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -54,9 +54,11 @@ def _unavailable(reason: str) -> None:
 
 @dataclass(frozen=True)
 class PostgresServer:
-    """A server the tests may create databases on: `url` reaches its maintenance database."""
+    """A server the tests may create databases on: `url` reaches its maintenance database; `restart` (None
+    on an existing server) stops it and starts it again, with its data, at the same address."""
 
     url: str
+    restart: Callable[[], None] | None = None
 
     def database_url(self, name: str) -> str:
         """The same server, user and options, another database (a postgresql:// URL, as the framework takes)."""
@@ -84,7 +86,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     except server_module.PostgresUnavailable as error:
         _unavailable(str(error))
     try:
-        yield PostgresServer(server.url)
+        yield PostgresServer(server.url, server.restart)
     finally:
         server.stop()
 

@@ -151,16 +151,22 @@ class TemporaryPostgres:
         errors = []
         for _ in range(3):  # the free port may be taken between picking it and binding it
             try:
-                self._launch(data, timeout)
+                self._launch(data, _free_port(), timeout)
                 return self
             except PostgresUnavailable as error:
                 errors.append(str(error))
         self.stop()
         raise PostgresUnavailable("the server did not start: " + "\n(retry) ".join(errors))
 
-    def _launch(self, data: Path, timeout: float) -> None:
+    def restart(self, timeout: float = 30.0) -> None:
+        """Stop the server ("fast": clients are disconnected) and start it again on the same port and data."""
+        assert self.dir is not None, "not started"
+        self._terminate()
+        self._launch(self.dir / "data", self.port, timeout)
+
+    def _launch(self, data: Path, port: int, timeout: float) -> None:
         assert self.dir is not None
-        self.port = _free_port()
+        self.port = port
         settings = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),

@@ -1,8 +1,9 @@
 """What only the PostgreSQL store does: being chosen by AUTONOMY_DATABASE_URL, failing once and clearly on a
-server it cannot use, and several nodes creating its table at the same moment."""
+server it cannot use, several nodes creating its table at the same moment, and the server restarting."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,8 @@ import pytest
 
 from autonomy.agents import store as store_module
 from autonomy.agents.store import PostgresStore, SqliteStore, StoreUnavailable, default_store
+from tests.postgres_fixtures import PostgresServer
+from tests.storage.test_store_contract import msgs, texts
 from tests.support.processes import free_port
 
 
@@ -77,3 +80,26 @@ def test_nodes_starting_together_create_the_table_once(postgres_url: str) -> Non
     with psycopg.connect(postgres_url) as connection:
         tables = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'conversation'").fetchone()
     assert tables == (1,)
+
+
+async def test_the_store_carries_on_when_the_server_restarts(
+    postgres_server: PostgresServer, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if postgres_server.restart is None:
+        pytest.skip("AUTONOMY_TEST_DATABASE_URL: not our server to restart")
+    store = PostgresStore(postgres_url)
+    try:
+        await store.append("agent", "s", "c", msgs("1"))
+        await asyncio.gather(*(store.load("agent", "s", "c", None) for _ in range(16)))  # several connections
+        # A busy store: its connections are fresh, so the first call after the restart finds one broken; a read
+        # is simply run again, and the pool drops the other dead connections, so the append after it works.
+        postgres_server.restart()
+        assert texts(await store.load("agent", "s", "c", None)) == ["1"]
+        await store.append("agent", "s", "c", msgs("2"))
+        # A store idle for a while checks its connection before using it: an append comes first and works.
+        monkeypatch.setattr(store_module, "IDLE_CHECK_SECONDS", 0.0)
+        postgres_server.restart()
+        await store.append("agent", "s", "c", msgs("3"))
+        assert texts(await store.load("agent", "s", "c", None)) == ["1", "2", "3"]
+    finally:
+        store.close()

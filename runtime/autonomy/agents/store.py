@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -97,8 +98,12 @@ class PostgresStore:
 
     Calls run on the store's own threads, each on a pooled autocommit connection: conversations are written
     in parallel (up to `pool_size` at once), a slow database never stalls the event loop, and the store is
-    bound to no event loop, so one instance serves every agent of the process. A broken connection (the
-    server restarted, say) fails the call it was in and is replaced by the pool.
+    bound to no event loop, so one instance serves every agent of the process.
+
+    The server may restart under a running node: a connection idle for a while is checked (one round trip)
+    before use, and when a call finds its connection broken, every idle one is checked and the dead replaced,
+    so one call at most fails. That call is run again when that is safe (a read, a delete, or an append that
+    never reached the server); an append that may have been written is not, and its caller hears of it.
     """
 
     def __init__(
@@ -137,15 +142,38 @@ class PostgresStore:
             url, kwargs=options, min_size=1, max_size=pool_size, open=True, name="autonomy-memory"
         )
         self._executor = ThreadPoolExecutor(pool_size, thread_name_prefix="autonomy-postgres")
+        self._operational_error = psycopg.OperationalError
+        self._check_connection = ConnectionPool.check_connection
+        self._last_used: dict[int, float] = {}  # by id() of the connection; each is used by one thread at a time
 
-    async def _call(self, sql: str, args: dict[str, Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    async def _call(
+        self, sql: str, args: dict[str, Any] | tuple[Any, ...], idempotent: bool = True
+    ) -> list[tuple[Any, ...]]:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._run, sql, args)
+        return await loop.run_in_executor(self._executor, self._run, sql, args, idempotent)
 
-    def _run(self, sql: str, args: dict[str, Any] | tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._pool.connection() as connection:
-            cursor = connection.execute(sql, args)
-            return cursor.fetchall() if cursor.description else []
+    def _run(self, sql: str, args: dict[str, Any] | tuple[Any, ...], idempotent: bool) -> list[tuple[Any, ...]]:
+        for attempt in (1, 2):
+            with self._pool.connection() as connection:
+                sent = False
+                try:
+                    if time.monotonic() - self._last_used.get(id(connection), 0.0) > IDLE_CHECK_SECONDS:
+                        self._check_connection(connection)
+                    sent = True
+                    cursor = connection.execute(sql, args)
+                    rows = cursor.fetchall() if cursor.description else []
+                except self._operational_error as error:
+                    if not connection.broken:
+                        raise
+                    failure, again = error, attempt == 1 and (idempotent or not sent)
+                else:
+                    self._last_used[id(connection)] = time.monotonic()
+                    return rows
+            # Out of the block, the pool has dropped the broken connection; its idle siblings likely died too.
+            self._pool.check()
+            if not again:
+                raise failure
+        raise AssertionError("unreachable")
 
     async def append(self, tenant: str, scope: str, conversation: str, messages: list[dict[str, Any]]) -> None:
         if not messages:
@@ -157,7 +185,7 @@ class PostgresStore:
             "conversation": conversation,
             "messages": [json.dumps(m) for m in messages],
         }
-        await self._call(_POSTGRES_APPEND, args)
+        await self._call(_POSTGRES_APPEND, args, idempotent=False)
 
     async def load(self, tenant: str, scope: str, conversation: str, last: int | None) -> list[dict[str, Any]]:
         sql = (
@@ -182,6 +210,9 @@ class PostgresStore:
         self._executor.shutdown(wait=True)
         self._pool.close()
 
+
+# A connection unused for longer is checked before use: the server may have restarted meanwhile.
+IDLE_CHECK_SECONDS = 5.0
 
 # One statement, so one round trip for any number of messages. The transaction-scoped advisory lock on the
 # conversation makes concurrent appends to one conversation take their ids one batch after the other (as
