@@ -18,7 +18,10 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # an optional dependency (the `postgres` extra): imported only when a store is made
+    import psycopg
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversation (
@@ -226,7 +229,7 @@ ORDER BY position
 """
 
 
-def _create_postgres_schema(connection: Any) -> None:
+def _create_postgres_schema(connection: psycopg.Connection[Any]) -> None:
     # Nodes starting together would race on CREATE ... IF NOT EXISTS (a unique violation in the catalog):
     # a lock taken for the transaction makes them take turns.
     with connection.transaction():
