@@ -4,6 +4,7 @@ restart, and one given a database it cannot reach fails at start with one clear 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ async def test_long_term_memory_in_postgres_survives_a_restart(
         assert "my number is 7" in json.dumps(llm.script.requests[-1]["messages"])
 
 
-def test_an_unreachable_database_fails_the_node_at_start(llm: ScriptedLLM, tmp_path: Path) -> None:
+def test_an_unreachable_database_fails_the_node_at_start(llm: ScriptedLLM) -> None:
     env = {
         "AGENT_SPECS": SPECS,
         "OPENAI_BASE_URL": llm.base_url,
@@ -65,8 +66,6 @@ def test_an_unreachable_database_fails_the_node_at_start(llm: ScriptedLLM, tmp_p
         "AUTONOMY_WAIT_UNTIL_INTERRUPTED": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    import os
-
     finished = subprocess.run(
         [sys.executable, str(AGENT_MAIN)], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
     )
