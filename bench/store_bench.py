@@ -13,8 +13,8 @@ through three designs: the store as shipped (a psycopg_pool of sync connections 
 threads), the single sync connection behind a lock that it replaced, and an async connection pool
 (`psycopg_pool.AsyncConnectionPool`, no threads), which was considered.
 
-Each figure is the best of `--rounds` runs of `--seconds`: on a machine shared with other work, the best
-run is the one least disturbed by it.
+Each figure is the best of `--rounds` runs of `--seconds`, the stores taking turns round after round: on a
+machine shared with other work, each store sees the same share of it, and the best run is the least disturbed.
 
 Usage: python bench/store_bench.py [--seconds 2] [--rounds 3] [--writers 1,16,64]
 """
@@ -31,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,31 +147,27 @@ async def load_ms(store: Any, rounds: int = 20) -> float:
     return (time.monotonic() - started) / rounds * 1000
 
 
-async def measure(
-    name: str, make: Callable[[], Any], writers: list[int], seconds: float, rounds: int
-) -> dict[str, Any]:
-    store = make()
-    if isinstance(store, AsyncPoolStore):
-        await store.open()
-    try:
-        row: dict[str, Any] = {"store": name}
-        for n in writers:
-            best = max([await appends_per_second(store, n, seconds) for _ in range(rounds)])
-            row[f"appends/s, {n} writer{'s' if n > 1 else ''}"] = round(best)
-        row["load 1,000 (ms)"] = round(min([await load_ms(store) for _ in range(rounds)]), 2)
-        print(row, flush=True)
-        return row
-    finally:
-        if isinstance(store, AsyncPoolStore):
-            await store.aclose()
-        else:
-            store.close()
+async def measure(named: dict[str, Any], writers: list[int], seconds: float, rounds: int) -> list[dict[str, Any]]:
+    """Round-robin over the stores, so that each sees the same share of whatever else the machine does."""
+    best: dict[str, dict[str, float]] = {name: {} for name in named}
+    for round_nb in range(rounds):
+        for name, store in named.items():
+            figures = best[name]
+            for n in writers:
+                key = f"appends/s, {n} writer{'s' if n > 1 else ''}"
+                figures[key] = max(figures.get(key, 0.0), await appends_per_second(store, n, seconds))
+            figures["load 1,000 (ms)"] = min(figures.get("load 1,000 (ms)", 1e9), await load_ms(store))
+            print(f"round {round_nb + 1}: {name}: {figures}", file=sys.stderr, flush=True)
+    return [
+        {"store": name, **{k: round(v, 2) if k.startswith("load") else round(v) for k, v in figures.items()}}
+        for name, figures in best.items()
+    ]
 
 
 async def run(seconds: float, rounds: int, writers: list[int]) -> dict[str, Any]:
     server_module = load_server_module()
     server = server_module.TemporaryPostgres(durable=True).start()
-    rows = []
+    rows: list[dict[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory() as scratch:
             databases = iter(range(100))
@@ -183,14 +178,21 @@ async def run(seconds: float, rounds: int, writers: list[int]) -> dict[str, Any]
                     connection.execute(f'CREATE DATABASE "{name}"')
                 return str(server.url).rsplit("/", 1)[0] + f"/{name}"
 
-            stores: list[tuple[str, Callable[[], Any]]] = [
-                ("SQLite (WAL, synchronous=FULL)", lambda: SqliteStore(Path(scratch) / "memory.sqlite")),
-                ("PostgreSQL: pool of 8 on threads (shipped)", lambda: PostgresStore(fresh_database())),
-                ("PostgreSQL: one connection + lock (before)", lambda: SingleConnectionStore(fresh_database())),
-                ("PostgreSQL: async pool of 8 (considered)", lambda: AsyncPoolStore(fresh_database())),
-            ]
-            for name, make in stores:
-                rows.append(await measure(name, make, writers, seconds, rounds))
+            async_pool = AsyncPoolStore(fresh_database())
+            await async_pool.open()
+            named: dict[str, Any] = {
+                "SQLite (WAL, synchronous=FULL)": SqliteStore(Path(scratch) / "memory.sqlite"),
+                "PostgreSQL: pool of 8 on threads (shipped)": PostgresStore(fresh_database()),
+                "PostgreSQL: one connection + lock (before)": SingleConnectionStore(fresh_database()),
+                "PostgreSQL: async pool of 8 (considered)": async_pool,
+            }
+            try:
+                rows = await measure(named, writers, seconds, rounds)
+            finally:
+                await async_pool.aclose()
+                for store in named.values():
+                    if store is not async_pool:
+                        store.close()
         version = server.version()
     finally:
         server.stop()
