@@ -62,8 +62,10 @@ class CommandFailed(subprocess.CalledProcessError):
     """A kubectl/helm call that failed; unlike its base, its message carries the command's stderr."""
 
     def __str__(self) -> str:
-        return (f"`{' '.join(map(str, self.cmd))}` exited with {self.returncode}:\n"
-                f"{(self.stderr or '').strip()}\n{(self.output or '').strip()}").strip()
+        return (
+            f"`{' '.join(map(str, self.cmd))}` exited with {self.returncode}:\n"
+            f"{(self.stderr or '').strip()}\n{(self.output or '').strip()}"
+        ).strip()
 
 
 @dataclass(frozen=True)
@@ -79,17 +81,20 @@ class KubernetesCluster:
     fake_nodes: tuple[str, ...] = field(default=())
     kubernetes_version: str = ""
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return self._run([self.kubectl_bin, *args], input=input, check=check, timeout=timeout)
 
     def helm(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return self._run([self.helm_bin, *args], input=None, check=check, timeout=timeout)
 
-    def _run(self, argv: list[str], *, input: str | None, check: bool,
-             timeout: float) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(argv, input=input, capture_output=True, text=True, env=self.env,
-                                timeout=timeout, check=False)
+    def _run(
+        self, argv: list[str], *, input: str | None, check: bool, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            argv, input=input, capture_output=True, text=True, env=self.env, timeout=timeout, check=False
+        )
         if check and result.returncode != 0:
             raise CommandFailed(result.returncode, argv, result.stdout, result.stderr)
         return result
@@ -136,21 +141,23 @@ def _cluster_env(kubeconfig: Path, kube_cache: Path | None = None) -> dict[str, 
 
 def _use_existing(kubeconfig: Path) -> KubernetesCluster:
     if not kubeconfig.is_file():
-        pytest.fail(f"AUTONOMY_TEST_KUBECONFIG / KUBECONFIG points at {kubeconfig}, which does not exist",
-                    pytrace=False)
+        pytest.fail(
+            f"AUTONOMY_TEST_KUBECONFIG / KUBECONFIG points at {kubeconfig}, which does not exist", pytrace=False
+        )
     kubectl = str(controlplane.find_kubectl())
     env = _cluster_env(kubeconfig)
-    view = subprocess.run([kubectl, "config", "view", "--minify", "-o", "json"], capture_output=True,
-                          text=True, env=env, check=False)
+    view = subprocess.run(
+        [kubectl, "config", "view", "--minify", "-o", "json"], capture_output=True, text=True, env=env, check=False
+    )
     if view.returncode != 0:
         pytest.fail(f"cannot read {kubeconfig}: {view.stderr.strip()}", pytrace=False)
     server = json.loads(view.stdout)["clusters"][0]["cluster"]["server"]
-    cluster = KubernetesCluster(kubeconfig=kubeconfig, server=server, env=env, kubectl_bin=kubectl,
-                                helm_bin=_helm_for_existing_cluster())
+    cluster = KubernetesCluster(
+        kubeconfig=kubeconfig, server=server, env=env, kubectl_bin=kubectl, helm_bin=_helm_for_existing_cluster()
+    )
     probe = cluster.kubectl("get", "--raw", "/readyz", check=False, timeout=30)
     if probe.returncode != 0:
-        pytest.fail(f"the cluster of {kubeconfig} ({server}) is not ready: {probe.stderr.strip()}",
-                    pytrace=False)
+        pytest.fail(f"the cluster of {kubeconfig} ({server}) is not ready: {probe.stderr.strip()}", pytrace=False)
     return cluster
 
 
@@ -187,8 +194,7 @@ def _start_plane(binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
     """A started ControlPlane; tried twice, as another process may take a port picked as free."""
     errors = []
     for _attempt in range(2):
-        plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries,
-                                          nodes=FAKE_NODES)
+        plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries, nodes=FAKE_NODES)
         # Teardown also on paths pytest's finalizers miss (sys.exit from a signal handler, say);
         # a SIGKILLed pytest is covered by the children's parent-death signal.
         atexit.register(plane.stop)
@@ -203,8 +209,7 @@ def _start_plane(binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
 
 
 @pytest.fixture(scope="session")
-def k8s(request: pytest.FixtureRequest,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesCluster]:
+def k8s(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesCluster]:
     """A real Kubernetes API for the whole session: our own control plane, or an existing cluster."""
     existing = _existing_kubeconfig()
     if existing is not None:
@@ -219,10 +224,13 @@ def k8s(request: pytest.FixtureRequest,
         request.config.stash[_STARTUP_KEY] = time.monotonic() - started
         try:
             yield KubernetesCluster(
-                kubeconfig=plane.kubeconfig, server=plane.server,
+                kubeconfig=plane.kubeconfig,
+                server=plane.server,
                 env=_cluster_env(plane.kubeconfig, plane.workdir / "kube-cache"),
-                kubectl_bin=str(binaries.kubectl), helm_bin=str(binaries.helm),
-                fake_nodes=tuple(plane.fake_nodes), kubernetes_version=versions["K8S_VERSION"],
+                kubectl_bin=str(binaries.kubectl),
+                helm_bin=str(binaries.helm),
+                fake_nodes=tuple(plane.fake_nodes),
+                kubernetes_version=versions["K8S_VERSION"],
             )
         finally:
             plane.stop()
@@ -237,8 +245,10 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def _sigterm_as_interrupt() -> Iterator[None]:
     """While the control plane runs, SIGTERM (a CI timeout, say) ends pytest like Ctrl-C does, so the
     fixtures tear down in order, instead of killing it outright (unless someone else handles SIGTERM)."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
         yield
         return
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -294,9 +304,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.option.collectonly:
         return
     names = [set(getattr(item, "fixturenames", ())) for item in session.items]
-    if any("k8s_binaries" in n for n in names) or (
-        _existing_kubeconfig() is None and any("k8s" in n for n in names)
-    ):
+    if any("k8s_binaries" in n for n in names) or (_existing_kubeconfig() is None and any("k8s" in n for n in names)):
         _build_if_needed(config)
 
 
