@@ -29,8 +29,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -217,24 +218,39 @@ def k8s(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         return
 
     binaries = _binaries(request)
-    versions = controlplane.read_versions()
     with _sigterm_as_interrupt():
         started = time.monotonic()
         plane = _start_plane(binaries, tmp_path_factory)
         request.config.stash[_STARTUP_KEY] = time.monotonic() - started
         try:
-            yield KubernetesCluster(
-                kubeconfig=plane.kubeconfig,
-                server=plane.server,
-                env=_cluster_env(plane.kubeconfig, plane.workdir / "kube-cache"),
-                kubectl_bin=str(binaries.kubectl),
-                helm_bin=str(binaries.helm),
-                fake_nodes=tuple(plane.fake_nodes),
-                kubernetes_version=versions["K8S_VERSION"],
-            )
+            yield _cluster_of(plane, binaries)
         finally:
             plane.stop()
             atexit.unregister(plane.stop)
+
+
+def _cluster_of(plane: Any, binaries: Any) -> KubernetesCluster:
+    return KubernetesCluster(
+        kubeconfig=plane.kubeconfig,
+        server=plane.server,
+        env=_cluster_env(plane.kubeconfig, plane.workdir / "kube-cache"),
+        kubectl_bin=str(binaries.kubectl),
+        helm_bin=str(binaries.helm),
+        fake_nodes=tuple(plane.fake_nodes),
+        kubernetes_version=controlplane.read_versions()["K8S_VERSION"],
+    )
+
+
+@contextlib.contextmanager
+def own_control_plane(binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesCluster]:
+    """A control plane of a test's own, apart from the session's `k8s`: for tests that need a cluster
+    in a state the shared one cannot promise (no autonomy CRDs, say). Stopped on exit."""
+    plane = _start_plane(binaries, tmp_path_factory)
+    try:
+        yield _cluster_of(plane, binaries)
+    finally:
+        plane.stop()
+        atexit.unregister(plane.stop)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -280,6 +296,61 @@ def namespace(k8s: KubernetesCluster, request: pytest.FixtureRequest) -> Iterato
         yield name
     finally:
         k8s.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
+def cri_log_line(text: str, *, stream: str = "stdout", at: datetime | None = None) -> str:
+    """One line of a container log file as container runtimes write it (the CRI format kwok reads)."""
+    stamp = (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{stamp} {stream} F {text}\n"
+
+
+@dataclass(frozen=True)
+class PodLogs:
+    """Container logs for pods on kwok's fake nodes: local files, named by a kwok `Logs` resource per
+    pod, that kwok serves as a kubelet would (`kubectl logs`, `-f`, `--tail`, `--since`)."""
+
+    k8s: KubernetesCluster
+    directory: Path
+
+    def provide(
+        self, namespace: str, pod: str, lines: Mapping[str, Sequence[str]], *, at: datetime | None = None
+    ) -> dict[str, Path]:
+        """Write each container's `lines` (stamped `at`, default now) and map them to the pod; returns
+        the file of each container once `kubectl logs` serves it."""
+        files: dict[str, Path] = {}
+        for container, texts in lines.items():
+            path = self.directory / f"{namespace}_{pod}_{container}.log"
+            path.write_text("".join(cri_log_line(text, at=at) for text in texts))
+            files[container] = path
+        logs = {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "Logs",
+            "metadata": {"name": pod, "namespace": namespace},
+            "spec": {"logs": [{"containers": [c], "logsFile": str(p)} for c, p in files.items()]},
+        }
+        self.k8s.kubectl("apply", "-f", "-", input=json.dumps(logs))
+        # kwok learns of the Logs through a watch: wait until it serves every container.
+        deadline = time.monotonic() + 30
+        for container in files:
+            while self.k8s.kubectl("logs", pod, "-c", container, "-n", namespace, check=False).returncode != 0:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"kwok serves no logs for {namespace}/{pod}/{container} after 30 s", pytrace=False)
+                time.sleep(0.2)
+        return files
+
+    @staticmethod
+    def append(path: Path, text: str, *, at: datetime | None = None) -> None:
+        """Append one line, as a running container would."""
+        with path.open("a") as out:
+            out.write(cri_log_line(text, at=at))
+
+
+@pytest.fixture
+def pod_logs(k8s: KubernetesCluster, tmp_path_factory: pytest.TempPathFactory) -> PodLogs:
+    """Give pods on the fake nodes container logs (the suite's own control plane only)."""
+    if not k8s.fake_nodes:
+        pytest.skip("pod logs come from kwok's Logs resources, which only the suite's own control plane has")
+    return PodLogs(k8s, tmp_path_factory.mktemp("pod-logs"))
 
 
 _STARTUP_KEY = pytest.StashKey[float]()

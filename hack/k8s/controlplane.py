@@ -47,6 +47,9 @@ SERVICE_IP = "10.96.0.1"  # the first IP of SERVICE_CIDR: the `kubernetes` Servi
 POD_CIDR = "10.244.0.0/16"  # disjoint from SERVICE_CIDR; kwok hands pod IPs out of it
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 STATE_FILE = "state.json"
+# kwok's Logs/ClusterLogs CRDs (copied from its module): pod logs of fake nodes come from local files.
+KWOK_LOGS_CRDS = HERE / "kwok-logs-crds.yaml"
+KWOK_LOGS_CRD_NAMES = ("logs.kwok.x-k8s.io", "clusterlogs.kwok.x-k8s.io")
 
 
 class ControlPlaneError(RuntimeError):
@@ -173,79 +176,39 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def make_pki(pki: Path) -> None:
-    """A throwaway CA, the apiserver's serving cert, an admin client cert and the service-account key."""
+    """A throwaway CA, serving certs for the apiserver and kwok, an admin client cert and the SA key."""
     pki.mkdir(parents=True, exist_ok=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl(
-        "req",
-        "-x509",
-        *ec,
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "30",
-        "-subj",
-        "/CN=autonomy-test-ca",
-        cwd=pki,
-    )
-    sans = ",".join(
-        [
-            "IP:127.0.0.1",
-            f"IP:{SERVICE_IP}",
-            "DNS:localhost",
-            "DNS:kubernetes",
-            "DNS:kubernetes.default",
-            "DNS:kubernetes.default.svc",
-            "DNS:kubernetes.default.svc.cluster.local",
-        ]
-    )
-    _openssl(
-        "req",
-        "-x509",
-        *ec,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-keyout",
-        "apiserver.key",
-        "-out",
-        "apiserver.crt",
-        "-days",
-        "30",
-        "-subj",
-        "/CN=kube-apiserver",
-        "-addext",
-        f"subjectAltName={sans}",
-        "-addext",
-        "extendedKeyUsage=serverAuth",
-        cwd=pki,
-    )
+    _openssl("req", "-x509", *_EC_KEY, "-keyout", "ca.key", "-out", "ca.crt", "-days", "30",
+             "-subj", "/CN=autonomy-test-ca", cwd=pki)  # fmt: skip
+    apiserver_names = [
+        "IP:127.0.0.1",
+        f"IP:{SERVICE_IP}",
+        "DNS:localhost",
+        "DNS:kubernetes",
+        "DNS:kubernetes.default",
+        "DNS:kubernetes.default.svc",
+        "DNS:kubernetes.default.svc.cluster.local",
+    ]
+    _signed_cert(pki, "apiserver", "/CN=kube-apiserver", "serverAuth", apiserver_names)
+    # kwok's kubelet-like server (logs): the apiserver checks it against the CA and the node's
+    # InternalIP (127.0.0.1), as it checks a kubelet with --kubelet-certificate-authority.
+    _signed_cert(pki, "kwok", "/CN=kwok-kubelet", "serverAuth", ["IP:127.0.0.1", "DNS:localhost"])
     # system:masters: the admin bypasses RBAC, as kind's admin does.
-    _openssl(
-        "req",
-        "-x509",
-        *ec,
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-keyout",
-        "admin.key",
-        "-out",
-        "admin.crt",
-        "-days",
-        "30",
-        "-subj",
-        "/O=system:masters/CN=autonomy-admin",
-        "-addext",
-        "extendedKeyUsage=clientAuth",
-        cwd=pki,
-    )
+    _signed_cert(pki, "admin", "/O=system:masters/CN=autonomy-admin", "clientAuth")
     _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "sa.key", cwd=pki)
     _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+
+
+_EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+
+def _signed_cert(pki: Path, name: str, subject: str, usage: str, alt_names: Sequence[str] = ()) -> None:
+    """`<name>.crt` and `<name>.key` in `pki`, signed by the test CA, for `usage` (serverAuth/clientAuth)."""
+    extensions = ["-addext", f"extendedKeyUsage={usage}"]
+    if alt_names:
+        extensions += ["-addext", f"subjectAltName={','.join(alt_names)}"]
+    _openssl("req", "-x509", *_EC_KEY, "-CA", "ca.crt", "-CAkey", "ca.key", "-keyout", f"{name}.key",
+             "-out", f"{name}.crt", "-days", "30", "-subj", subject, *extensions, cwd=pki)  # fmt: skip
 
 
 def write_kubeconfig(path: Path, server: str, pki: Path) -> None:
@@ -431,7 +394,8 @@ class ControlPlane:
         (self.workdir / "logs").mkdir(exist_ok=True)
         pki = self.workdir / "pki"
         make_pki(pki)
-        self.ports = {"etcd": free_port(), "etcd_peer": free_port(), "apiserver": free_port()}
+        # "kubelet": kwok's kubelet-like server, where the apiserver fetches pod logs for every fake node.
+        self.ports = {"etcd": free_port(), "etcd_peer": free_port(), "apiserver": free_port(), "kubelet": free_port()}
         write_kubeconfig(self.kubeconfig, self.server, pki)
 
         etcd_url = f"http://127.0.0.1:{self.ports['etcd']}"
@@ -472,6 +436,10 @@ class ControlPlane:
                 "--endpoint-reconciler-type=none",
                 "--allow-privileged=true",
                 "--profiling=false",
+                # `pods/log` goes to the node's kubelet port (kwok's server): by InternalIP, checked
+                # against the test CA. kwok does not authenticate clients, so no kubelet client cert.
+                "--kubelet-preferred-address-types=InternalIP",
+                f"--kubelet-certificate-authority={pki / 'ca.crt'}",
             ],
         )
         wait_for(
@@ -517,6 +485,11 @@ class ControlPlane:
                 "--profiling=false",
             ],
         )
+        # kwok watches Logs/ClusterLogs only if their CRDs are served when it starts.
+        self.kubectl("apply", "--server-side", "-f", str(KWOK_LOGS_CRDS))
+        self.kubectl("wait", "--for=condition=Established", *(f"crd/{c}" for c in KWOK_LOGS_CRD_NAMES),
+                     f"--timeout={self._left(deadline):.0f}s")  # fmt: skip
+        kubelet = self.ports["kubelet"]
         self._spawn(
             "kwok",
             [
@@ -527,14 +500,27 @@ class ControlPlane:
                 f"--cidr={POD_CIDR}",
                 "--node-ip=127.0.0.1",
                 "--node-lease-duration-seconds=40",
+                # The kubelet-like server: container logs of the files named by Logs/ClusterLogs
+                # resources. --node-port puts the port in each node's status.daemonEndpoints.
+                f"--node-port={kubelet}",
+                f"--server-address=127.0.0.1:{kubelet}",
+                f"--tls-cert-file={pki / 'kwok.crt'}",
+                f"--tls-private-key-file={pki / 'kwok.key'}",
+                "--enable-crds=Logs,ClusterLogs",
             ],
         )
         self._apply_fake_nodes()
         wait_for(
-            f"{self.nodes} fake node(s) Ready and untainted",
+            f"{self.nodes} fake node(s) Ready, untainted, with their kubelet port",
             self._nodes_ready,
             self._left(deadline),
             interval=0.2,
+            alive=self._check_alive,
+        )
+        wait_for(
+            "kwok's kubelet server",
+            lambda: self._kubelet_healthy(kubelet),
+            self._left(deadline),
             alive=self._check_alive,
         )
         default_sa = "/api/v1/namespaces/default/serviceaccounts/default"
@@ -590,6 +576,11 @@ class ControlPlane:
         with urllib.request.urlopen(self.server + path, context=self._ssl_context(), timeout=5) as response:
             return bytes(response.read())
 
+    def _kubelet_healthy(self, port: int) -> bool:
+        context = ssl.create_default_context(cafile=str(self.workdir / "pki" / "ca.crt"))
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=context, timeout=2) as response:
+            return bool(response.status == 200)
+
     def _exists(self, path: str) -> bool:
         try:
             self._get(path)
@@ -630,7 +621,8 @@ class ControlPlane:
             conditions = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
             taints = node["spec"].get("taints", [])
             blocking = [t for t in taints if t["effect"] in ("NoSchedule", "NoExecute")]
-            if conditions.get("Ready") == "True" and not blocking:
+            port = node["status"].get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port")
+            if conditions.get("Ready") == "True" and not blocking and port == self.ports["kubelet"]:
                 ready += 1
         return ready >= self.nodes
 
