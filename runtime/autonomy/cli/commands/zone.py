@@ -24,9 +24,7 @@ from autonomy.cli.output import OutputFormat, err_console, is_terminal, print_da
 from autonomy.cli.project import load_project, load_secrets
 from autonomy.spec import secret_name as spec_secret_name
 
-zone_app = typer.Typer(
-    help="Deploy, inspect, and run zones (apps described by autonomy.yaml).", no_args_is_help=True
-)
+zone_app = typer.Typer(help="Deploy, inspect, and run zones (apps described by autonomy.yaml).", no_args_is_help=True)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "--zone-config", "-f", help="Path to autonomy.yaml (default: ./)")
@@ -34,9 +32,7 @@ ConfigOpt = Annotated[
 SecretsOpt = Annotated[
     Path | None, typer.Option("--secrets", "--secrets-config", help="Secrets file (default: ./secrets.yaml)")
 ]
-ContextOpt = Annotated[
-    str | None, typer.Option("--context", help="Kubernetes context (default: enrolled one)")
-]
+ContextOpt = Annotated[str | None, typer.Option("--context", help="Kubernetes context (default: enrolled one)")]
 NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace of the zones")]
 OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format")]
 
@@ -55,9 +51,7 @@ def deploy(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds --wait waits")] = 300.0,
     no_cache: Annotated[
         bool,
-        typer.Option(
-            "--no-cache", envvar="AUTONOMY_DOCKER_NO_CACHE", help="Build images without Docker's cache"
-        ),
+        typer.Option("--no-cache", envvar="AUTONOMY_DOCKER_NO_CACHE", help="Build images without Docker's cache"),
     ] = False,
     registry: Annotated[
         str | None, typer.Option("--registry", help="Push images here (default: the Cluster's registry)")
@@ -230,9 +224,7 @@ def _printer_columns(kube: Kube) -> list[tuple[str, str, str]]:
 @zone_app.command()
 @handles_errors
 def delete(
-    name: Annotated[
-        str | None, typer.Argument(help="Zone name (default: the one in ./autonomy.yaml)")
-    ] = None,
+    name: Annotated[str | None, typer.Argument(help="Zone name (default: the one in ./autonomy.yaml)")] = None,
     all_zones: Annotated[bool, typer.Option("--all", help="Delete every zone in the namespace")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
     config: ConfigOpt = None,
@@ -286,16 +278,11 @@ def logs(
     pods = kube.zone_pods(zone, pod)
     if not pods:
         raise CliError(
-            f"zone {zone} has no pods"
-            + (f" of {pod}" if pod else "")
-            + f" in namespace {kube.target.namespace}",
+            f"zone {zone} has no pods" + (f" of {pod}" if pod else "") + f" in namespace {kube.target.namespace}",
             Exit.NOT_FOUND,
         )
     streams = [
-        (p.metadata.name, c.name)
-        for p in pods
-        for c in p.spec.containers
-        if container is None or c.name == container
+        (p.metadata.name, c.name) for p in pods for c in p.spec.containers if container is None or c.name == container
     ]
     if not streams:
         raise CliError(f"no container {container!r} in zone {zone}", Exit.NOT_FOUND)
@@ -334,9 +321,7 @@ def dev(
     port: Annotated[int, typer.Option("--port", help="Port of the public pod's main container")] = 8000,
     host: Annotated[str, typer.Option("--host", help="Address the nodes' HTTP servers bind")] = "127.0.0.1",
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Restart when files change")] = False,
-    env: Annotated[
-        list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE for every container")
-    ] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE for every container")] = None,
 ) -> None:
     """Run the zone on this machine, no Kubernetes: every pod and clone, logs prefixed, Ctrl-C stops all."""
     extra = {}
