@@ -313,13 +313,16 @@ class Kube:
         except ApiException as error:
             raise _api_error(error, f"reading logs of {pod}/{container}") from error
         buffer = b""
-        for chunk in response.stream(1024):
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                yield line.decode(errors="replace")
-        if buffer:
-            yield buffer.decode(errors="replace")
+        try:
+            for chunk in response.stream(1024):  # each chunk as it arrives: log responses are chunked
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    yield line.decode(errors="replace")
+            if buffer:
+                yield buffer.decode(errors="replace")
+        finally:
+            response.release_conn()
 
 
 def _api_error(error: ApiException, doing: str) -> CliError:

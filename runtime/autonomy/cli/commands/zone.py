@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from autonomy.cli import deploy as deploying
 from autonomy.cli import userconfig
@@ -264,10 +266,13 @@ def logs(
     name: Annotated[str | None, typer.Argument(help="Zone name (default: from ./autonomy.yaml)")] = None,
     pod: Annotated[str | None, typer.Option("--pod", "-p", help="Only this pod (e.g. main-pod)")] = None,
     container: Annotated[str | None, typer.Option("--container", "-c", help="Only this container")] = None,
-    follow: Annotated[bool, typer.Option("--follow/--no-follow", "-f")] = False,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", "-f", help="Keep printing new lines")] = False,
     tail: Annotated[int, typer.Option("--tail", help="Lines from the end (-1: all)")] = -1,
     since: Annotated[str | None, typer.Option("--since", help="Only newer lines, e.g. 5m")] = None,
-    config: ConfigOpt = None,
+    # Not ConfigOpt: its `-f` is `--follow` here, as in `kubectl logs -f`.
+    config: Annotated[
+        Path | None, typer.Option("--config", "--zone-config", help="Path to autonomy.yaml (default: ./)")
+    ] = None,
     context: ContextOpt = None,
     namespace: NamespaceOpt = None,
 ) -> None:
@@ -289,16 +294,21 @@ def logs(
     printer = LogPrinter(sys.stdout)
     for pod_name, c_name in streams:
         printer.register(f"{pod_name}/{c_name}")
+    # One thread per stream; the main thread prints, so lines never interleave mid-line.
     lines: queue.Queue[tuple[str, str] | None] = queue.Queue()
+    failed: list[str] = []
 
     def pump(pod_name: str, c_name: str) -> None:
+        label = f"{pod_name}/{c_name}"
         try:
             for line in kube.stream_logs(
                 pod_name, c_name, follow=follow, tail=tail if tail >= 0 else None, since_seconds=since_seconds
             ):
-                lines.put((f"{pod_name}/{c_name}", line))
+                lines.put((label, line))
         except CliError as error:
-            lines.put((f"{pod_name}/{c_name}", f"<{error.message}>"))
+            _stream_failed(failed, label, error.message)
+        except (Urllib3Error, OSError) as error:  # the connection dropped mid-stream
+            _stream_failed(failed, label, f"log stream broke: {error}")
         finally:
             lines.put(None)
 
@@ -311,6 +321,15 @@ def logs(
             open_streams -= 1
         else:
             printer.line(*item)
+    if failed:
+        # The other streams were printed; scripts still learn that some logs are missing.
+        raise CliError(f"no logs from {len(failed)} of {len(streams)} containers: {', '.join(failed)}")
+
+
+def _stream_failed(failed: list[str], label: str, message: str) -> None:
+    """Report a stream's failure on stderr at once (stdout carries log lines only)."""
+    failed.append(label)
+    err_console.print(f"[yellow]{escape(label)}:[/] {escape(message)}")
 
 
 @zone_app.command()
