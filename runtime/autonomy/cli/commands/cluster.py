@@ -68,9 +68,9 @@ def enroll(
         operators = kube.operator_deployments()
     if missing:
         raise CliError(
-            f"the cluster has no {', '.join(missing)}",
+            f"the cluster of context {context} has no autonomy CRDs ({', '.join(missing)})",
             Exit.CLUSTER,
-            details=["install the operator: `autonomy cluster enroll --install`"],
+            details=["run `autonomy cluster enroll --install` to install them and the operator with helm"],
         )
     if not operators:
         err_console.print(
