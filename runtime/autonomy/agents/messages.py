@@ -77,6 +77,25 @@ class ConversationMessage(pydantic.BaseModel):
         return message
 
 
+#: A message as memory keeps it: the JSON shape of `ConversationMessage.to_json()`.
+Stored = dict[str, Any]
+
+
+def chat_message(stored: Stored) -> ChatMessage:
+    """`ConversationMessage.to_model()` straight from its stored JSON shape (`to_json()`), with no model
+    objects in between: memory keeps plain dicts, and this runs for every message of every model call."""
+    content = stored.get("content")
+    message: ChatMessage = {"role": stored["role"], "content": content.get("text", "") if content else ""}
+    calls = stored.get("tool_calls")
+    if calls:
+        message["tool_calls"] = calls
+    if stored["role"] == "tool":
+        message["tool_call_id"] = stored.get("tool_call_id") or ""
+        if stored.get("name"):
+            message["name"] = stored["name"]
+    return message
+
+
 def user(text: str) -> ConversationMessage:
     return ConversationMessage(role="user", content=TextContent(text=text))
 

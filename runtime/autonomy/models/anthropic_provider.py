@@ -28,6 +28,10 @@ def client_for(base_url: str | None, api_key: str | None, request_timeout: float
             api_key=api_key,
             max_retries=0,
             timeout=anthropic.Timeout(request_timeout, connect=connect_timeout),
+            # aiohttp under the SDK: its pool costs a fraction of httpx's per request at many in flight
+            http_client=anthropic.DefaultAioHttpClient(
+                timeout=anthropic.Timeout(request_timeout, connect=connect_timeout)
+            ),
         ),
     )
 

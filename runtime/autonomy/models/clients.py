@@ -18,3 +18,10 @@ def shared_client(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     if client is None:
         client = clients[key] = build()
     return client
+
+
+async def close_clients() -> None:
+    """Close the clients opened on the running loop (their connection pools), e.g. when a node stops."""
+    clients = _BY_LOOP.pop(asyncio.get_running_loop(), {})
+    for client in clients.values():
+        await client.close()
