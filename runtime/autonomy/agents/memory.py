@@ -6,9 +6,9 @@ tool_result without its tool_use). Long-term memory keeps every message; a conve
 the first time it is touched after a restart. Messages are stored under tenant `{agent}` and scope
 `{scope}`, so agents never see each other's memory.
 
-Short-term memory holds each message as its plain JSON dict (`ConversationMessage.to_json()`), not as a
-model object: a dict of strings is a fraction of the size, and the garbage collector does not track it,
-so ten thousand idle conversations neither fill the heap nor lengthen every full collection.
+Short-term memory holds each message as a flat dict of strings (`messages.Stored`), not as a model
+object: a fraction of the size, and invisible to the garbage collector, so ten thousand idle conversations
+neither fill the heap nor lengthen every full collection.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import asyncio
 from collections import OrderedDict
 from typing import Any
 
-from autonomy.agents.messages import ConversationMessage, Stored, chat_message
+from autonomy.agents.messages import ConversationMessage, Stored, chat_message, from_stored, to_stored
 from autonomy.agents.store import Store
 from autonomy.models.model import estimate_tokens
 from autonomy.models.types import ChatMessage
@@ -54,7 +54,7 @@ class Memory:
             if key in self._loaded:
                 return
             rows = await self.store.load(self.agent_name, key[0], key[1], self.reload_messages)
-            restored = [ConversationMessage.model_validate(row).to_json() for row in rows]  # validated once
+            restored = [to_stored(ConversationMessage.model_validate(row)) for row in rows]
             self._short[key] = restored + self._short.get(key, [])
             self._tokens[key] = sum(_tokens(m) for m in self._short[key])
             self._trim(key)
@@ -67,12 +67,12 @@ class Memory:
     async def add_messages(self, scope: str, conversation: str, messages: list[ConversationMessage]) -> None:
         key = (scope, conversation)
         await self._ensure_loaded(key)
-        stored = [m.to_json() for m in messages]
+        stored = [to_stored(m) for m in messages]
         self._short.setdefault(key, []).extend(stored)
         self._tokens[key] = self._tokens.get(key, 0) + sum(_tokens(m) for m in stored)
         self._trim(key)
         if self.store is not None:
-            await self.store.append(self.agent_name, scope, conversation, stored)
+            await self.store.append(self.agent_name, scope, conversation, [m.to_json() for m in messages])
 
     def _trim(self, key: Key) -> None:
         messages = self._short.get(key)
@@ -101,10 +101,10 @@ class Memory:
         """The short-term history the model sees, oldest first."""
         key = (scope, conversation)
         await self._ensure_loaded(key)
-        return [ConversationMessage.model_validate(m) for m in self._short.get(key, ())]
+        return [from_stored(m) for m in self._short.get(key, ())]
 
     async def get_stored(self, scope: str, conversation: str) -> list[Stored]:
-        """The short-term history as stored (JSON dicts, the same objects each time); do not modify them."""
+        """The short-term history as stored (the same objects each time, for identity checks); do not modify."""
         key = (scope, conversation)
         await self._ensure_loaded(key)
         return list(self._short.get(key, ()))

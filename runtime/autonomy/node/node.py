@@ -32,7 +32,7 @@ from autonomy.errors import (
 )
 from autonomy.logs import configure_from_environment
 from autonomy.names import check_address, random_hex
-from autonomy.node import gc_tuning
+from autonomy.node import process_tuning
 from autonomy.node.controller import CONTROLLER_ADDRESS, NodeController
 from autonomy.node.ports import Discovery, NodeHttpServer, StandaloneDiscovery
 from autonomy.node.settings import DEFAULT_TRANSPORT_PORT, NodeSettings
@@ -138,7 +138,7 @@ class Node:
         if env_wait is not None:
             wait_until_interrupted = env_wait.strip().lower() not in ("0", "false", "no", "")
         configure_from_environment()
-        gc_tuning.tune_for_server()
+        process_tuning.tune_for_server()
         try:
             asyncio.run(Node._run(main, name, http_server, wait_until_interrupted, options))
         except KeyboardInterrupt:
@@ -152,7 +152,7 @@ class Node:
                    wait: bool, options: dict[str, Any]) -> None:
         settings = NodeSettings.from_environment(name=name)
         async with Node.serve(settings=settings, http_server=http_server, **options) as node:
-            gc_tuning.freeze_startup_objects()
+            process_tuning.freeze_startup_objects()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -172,7 +172,7 @@ class Node:
                 if error is not None:
                     logger.error("main(node) failed", exc_info=error)
                     raise SystemExit(1)
-                gc_tuning.freeze_startup_objects()  # main set up the app's agents and workers: they stay
+                process_tuning.freeze_startup_objects()  # main set up the app's agents and workers: they stay
             if wait:
                 await node.interrupted()
 
