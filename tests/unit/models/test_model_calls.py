@@ -123,5 +123,5 @@ async def test_a_bad_connection_cap_names_the_variable(llm: ScriptedLLM, monkeyp
     from autonomy.models import ModelError
 
     monkeypatch.setenv("AUTONOMY_MODEL_MAX_CONNECTIONS", "lots")
-    with pytest.raises(ModelError, match="AUTONOMY_MODEL_MAX_CONNECTIONS='lots'.*whole number"):
+    with pytest.raises(ModelError, match=r"AUTONOMY_MODEL_MAX_CONNECTIONS='lots'.*whole number"):
         await Model("gpt-badcap").complete([{"role": "user", "content": "x"}])
