@@ -9,12 +9,15 @@ Three processes on loopback:
 
 Figures, for N in the levels given:
   - closed loop: N callers each sending one request after another; throughput, p50, p99, errors;
+  - in flight: N callers likewise, but the model holds every answer D seconds (a real model's reply
+    time), so N conversations are in flight together all the time; what the agent adds to D is measured;
   - bursts: N requests at once, each on its own connection and conversation (all in flight together);
   - the same N callers straight to the scripted model (one streamed completion each): p50, p99;
   - "added latency" = agent p50/p99 minus model-only p50/p99 at the same N;
   - memory per idle conversation: node RSS growth over C new conversations of one exchange each.
 
-Usage: python bench/agents_bench.py [--levels 10,100] [--bursts 1000,10000] [--seconds 10] [--conversations 10000]
+Usage: python bench/agents_bench.py [--levels 10,100] [--in-flight 1000@2] [--bursts 1000,10000] [--seconds 10]
+                                   [--conversations 10000]
 """
 
 from __future__ import annotations
@@ -62,6 +65,13 @@ def _model_body() -> bytes:
     return f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode()
 
 
+class ModelControl:
+    """The scripted model's one knob: seconds to hold every answer (`POST /control/delay?s=2`), so that
+    a run can keep N conversations in flight the way a real model's reply time does."""
+
+    delay = 0.0
+
+
 async def serve_model(port: int) -> None:
     body = _model_body()
     response = (
@@ -70,6 +80,7 @@ async def serve_model(port: int) -> None:
         + b"\r\n\r\n"
         + body
     )
+    control_ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -80,6 +91,12 @@ async def serve_model(port: int) -> None:
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":")[1])
                 await reader.readexactly(length)
+                if head.startswith(b"POST /control/delay?s="):
+                    ModelControl.delay = float(head.split(b"=", 1)[1].split(b" ", 1)[0])
+                    writer.write(control_ok)
+                    continue
+                if ModelControl.delay:
+                    await asyncio.sleep(ModelControl.delay)
                 writer.write(response)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -147,13 +164,14 @@ def percentile(values: list[float], p: float) -> float:
 async def load(port: int, path: str, make_body: Any, callers: int, seconds: float, warmup: float) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
+    warmup_completed = 0
     statuses: dict[int, int] = {}
     start = time.monotonic()
     measure_from = start + warmup
     stop_at = measure_from + seconds
 
     async def caller(index: int) -> None:
-        nonlocal errors
+        nonlocal errors, warmup_completed
         connection = Connection(port)
         turn = 0
         try:
@@ -170,7 +188,9 @@ async def load(port: int, path: str, make_body: Any, callers: int, seconds: floa
                     continue
                 ended = time.monotonic()
                 turn += 1
-                if began >= measure_from and ended <= stop_at:
+                if began < measure_from or ended > stop_at:
+                    warmup_completed += 1
+                else:
                     statuses[status] = statuses.get(status, 0) + 1
                     if status == 200:
                         latencies.append(ended - began)
@@ -193,6 +213,7 @@ async def load(port: int, path: str, make_body: Any, callers: int, seconds: floa
         "p99_ms": round(percentile(latencies, 99) * 1000, 2),
         "errors": errors,
         "statuses": statuses,
+        "warmup_completed": warmup_completed,
     }
 
 
@@ -281,7 +302,17 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return process
 
 
-async def bench(levels: list[int], bursts: list[int], seconds: float, conversations: int) -> dict[str, Any]:
+async def set_model_delay(port: int, seconds: float) -> None:
+    connection = Connection(port)
+    try:
+        await connection.post(f"/control/delay?s={seconds}", b"")
+    finally:
+        connection.close()
+
+
+async def bench(
+    levels: list[int], in_flight: list[tuple[int, float]], bursts: list[int], seconds: float, conversations: int
+) -> dict[str, Any]:
     raise_fd_limit()
     model_port, node_port = free_port(), free_port()
     env = {
@@ -295,7 +326,7 @@ async def bench(levels: list[int], bursts: list[int], seconds: float, conversati
     }
     model = start(["model", str(model_port)], env)
     node = start(["node", str(node_port)], env)
-    results: dict[str, Any] = {"levels": [], "bursts": []}
+    results: dict[str, Any] = {"levels": [], "in_flight": [], "bursts": []}
     try:
         # memory first, on a fresh node, so that heap freed by the load runs does not hide the growth
         results["idle"] = await idle_conversations(node_port, node.pid, conversations)
@@ -303,24 +334,41 @@ async def bench(levels: list[int], bursts: list[int], seconds: float, conversati
         model_body = json.dumps(
             {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
         ).encode()
-        for callers in levels:
-            warmup = max(2.0, callers / 1000)
+
+        async def compare(callers: int, seconds: float, warmup: float, tag: str) -> dict[str, Any]:
+            """The same N closed-loop callers, first straight to the model, then through the agent."""
             direct = await load(model_port, "/v1/chat/completions", lambda i, t: model_body, callers, seconds, warmup)
 
-            def agent_body(index: int, turn: int, callers: int = callers) -> bytes:
+            def agent_body(index: int, turn: int) -> bytes:
                 # each caller keeps its own conversation; it restarts every 20 turns so contexts stay small
-                return json.dumps({"message": "hello", "conversation": f"n{callers}-c{index}-{turn // 20}"}).encode()
+                return json.dumps({"message": "hello", "conversation": f"{tag}-c{index}-{turn // 20}"}).encode()
 
+            cpu_before = cpu_seconds(node.pid)
             agent = await load(node_port, "/agents/bench", agent_body, callers, seconds, warmup)
-            level = {
+            served = agent["completed"] + agent["warmup_completed"]
+            agent["node_cpu_ms_per_request"] = round((cpu_seconds(node.pid) - cpu_before) * 1000 / max(1, served), 2)
+            return {
                 "callers": callers,
                 "agent": agent,
                 "model_only": direct,
                 "added_p50_ms": round(agent["p50_ms"] - direct["p50_ms"], 2),
                 "added_p99_ms": round(agent["p99_ms"] - direct["p99_ms"], 2),
             }
+
+        for callers in levels:
+            level = await compare(callers, seconds, max(2.0, callers / 1000), f"n{callers}")
             results["levels"].append(level)
             print(json.dumps(level), flush=True)
+        for callers, delay in in_flight:
+            # The model holds each answer `delay` s, as a real one does, so `callers` conversations are in
+            # flight together all the time; callers ramp up over the warm-up, not in one burst.
+            await set_model_delay(model_port, delay)
+            window = max(seconds, 10 * delay)
+            entry = await compare(callers, window, 2 * delay + 2, f"f{callers}")
+            entry["model_delay_s"] = delay
+            results["in_flight"].append(entry)
+            print(json.dumps(entry), flush=True)
+        await set_model_delay(model_port, 0)
         for count in bursts:
             direct = await burst(model_port, "/v1/chat/completions", lambda i, t: model_body, count)
 
@@ -357,20 +405,40 @@ def write(results: dict[str, Any], seconds: float) -> None:
     lines = [
         "# Agents benchmark",
         "",
-        f"One node, one agent, scripted model answering at once; {seconds:.0f} s per level; "
+        f"One node, one agent, scripted model; {seconds:.0f} s per level (at least 10 model delays); "
         f"{os.cpu_count()} CPUs shared by model, node and load generator (load average at the end "
         f"{results['machine']['load_average'][0]:.1f}).",
         "",
+        "Closed loop, model answering at once: N callers, each sending its next request as soon as it has an answer.",
+        "",
         "| callers in flight | agent req/s | agent p50 ms | agent p99 ms | errors | model-only p50 ms | "
-        "model-only p99 ms | added p50 ms | added p99 ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "model-only p99 ms | added p50 ms | added p99 ms | node CPU ms/request |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level in results["levels"]:
         a, m = level["agent"], level["model_only"]
         lines.append(
             f"| {level['callers']} | {a['throughput_per_s']} | {a['p50_ms']} | {a['p99_ms']} | {a['errors']} | "
-            f"{m['p50_ms']} | {m['p99_ms']} | {level['added_p50_ms']} | {level['added_p99_ms']} |"
+            f"{m['p50_ms']} | {m['p99_ms']} | {level['added_p50_ms']} | {level['added_p99_ms']} | "
+            f"{a['node_cpu_ms_per_request']} |"
         )
+    if results.get("in_flight"):
+        lines += [
+            "",
+            "In flight: N callers, each in its own conversation, one request after another, while the model holds "
+            "every answer D s, so N conversations are in flight together throughout.",
+            "",
+            "| in flight | model holds s | agent req/s | agent p50 ms | agent p99 ms | errors | model-only p50 ms | "
+            "model-only p99 ms | added p50 ms | added p99 ms | node CPU ms/request |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for entry in results["in_flight"]:
+            a, m = entry["agent"], entry["model_only"]
+            lines.append(
+                f"| {entry['callers']} | {entry['model_delay_s']} | {a['throughput_per_s']} | {a['p50_ms']} | "
+                f"{a['p99_ms']} | {a['errors']} | {m['p50_ms']} | {m['p99_ms']} | {entry['added_p50_ms']} | "
+                f"{entry['added_p99_ms']} | {a['node_cpu_ms_per_request']} |"
+            )
     if results.get("bursts"):
         lines += [
             "",
@@ -411,13 +479,19 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--levels", default="10,100", help="closed-loop callers per level")
+    parser.add_argument(
+        "--in-flight",
+        default="1000@2",
+        help="N@D: N conversations kept in flight by a model that holds each answer D seconds",
+    )
     parser.add_argument("--bursts", default="1000,10000", help="requests in flight at once per burst")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--conversations", type=int, default=10000)
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
     bursts = [int(x) for x in args.bursts.split(",") if x]
-    write(asyncio.run(bench(levels, bursts, args.seconds, args.conversations)), args.seconds)
+    in_flight = [(int(n), float(d)) for n, d in (x.split("@") for x in args.in_flight.split(",") if x)]
+    write(asyncio.run(bench(levels, in_flight, bursts, args.seconds, args.conversations)), args.seconds)
 
 
 if __name__ == "__main__":

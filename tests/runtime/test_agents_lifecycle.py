@@ -74,3 +74,17 @@ async def test_an_exposed_agent_as_a_tool_of_another(llm: ScriptedLLM) -> None:
         spec = (await expert.spec())["function"]
         assert spec["description"] == "Ask me" and spec["parameters"]["required"] == ["prompt"]
         assert "prompt" in await expert.invoke("{}")
+
+
+async def test_model_connections_close_with_the_node(llm: ScriptedLLM) -> None:
+    """The shared model client (its aiohttp pool) is closed when the node stops, not left to the interpreter."""
+    from autonomy.models import clients
+
+    llm.script.responder = lambda body: Reply(text="hi")
+    loop = asyncio.get_running_loop()
+    async with Node.serve(name="pools", discovery="none", http_server=False) as node:
+        henry = await Agent.start(node=node, name="henry", instructions="x", model=Model("m"))
+        assert (await henry.send("hello"))[-1].text == "hi"
+        [client] = clients._BY_LOOP[loop].values()
+        assert not client.is_closed()
+    assert client.is_closed() and loop not in clients._BY_LOOP

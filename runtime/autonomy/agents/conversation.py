@@ -23,8 +23,10 @@ from autonomy.agents.messages import (
     ConversationMessage,
     FunctionCall,
     Phase,
+    Stored,
     ToolCallMessage,
     assistant,
+    chat_message,
     tool_result,
 )
 from autonomy.agents.summary import Summarizer, SummaryConfig
@@ -229,7 +231,7 @@ class Conversation:
             async with asyncio.timeout(settings.max_execution_time):
                 for _ in range(settings.max_iterations):
                     self.state = State.THINKING
-                    context = self._context(await memory.get_messages(self.scope, self.conversation))
+                    context = await self._context()
                     accumulator = ResponseAccumulator()
                     async for delta in settings.model.stream_chat(context, toolset.specs or None):
                         accumulator.add(delta)
@@ -265,22 +267,24 @@ class Conversation:
                 raise
             await stop_with(INTERRUPTED_TEXT)
 
-    def _context(self, history: list[ConversationMessage]) -> list[dict[str, Any]]:
+    async def _context(self) -> list[dict[str, Any]]:
         system = self._toolset.system if self._toolset is not None else self.agent.settings.instructions
+        memory = self.agent.memory
         if self._summarizer is not None and self._summarizer.text:
-            history = self._summarizer.unsummarized(history)
+            history = self._summarizer.unsummarized(await memory.get_stored(self.scope, self.conversation))
             system += f"\n\nSummary of the earlier conversation:\n{self._summarizer.text}"
-        return [{"role": "system", "content": system}] + [m.to_model() for m in history]
+            return [{"role": "system", "content": system}, *map(chat_message, history)]
+        return [{"role": "system", "content": system}, *await memory.get_context(self.scope, self.conversation)]
 
     async def _maybe_summarize(self) -> None:
         """Start folding old messages into the summary, in the background, if the conversation is long."""
         if self._summarizer is None or (self._summarizing is not None and not self._summarizing.done()):
             return
-        due = self._summarizer.due(await self.agent.memory.get_messages(self.scope, self.conversation))
+        due = self._summarizer.due(await self.agent.memory.get_stored(self.scope, self.conversation))
         if due is not None:
             self._summarizing = asyncio.create_task(self._summarize(self._summarizer, due))
 
-    async def _summarize(self, summarizer: Summarizer, messages: list[ConversationMessage]) -> None:
+    async def _summarize(self, summarizer: Summarizer, messages: list[Stored]) -> None:
         try:
             await summarizer.fold(messages)
         except Exception as error:  # a failed summary only means a longer context next time

@@ -5,6 +5,10 @@ from the oldest end, and never splits an assistant's tool calls from their resul
 tool_result without its tool_use). Long-term memory keeps every message; a conversation is reloaded from it
 the first time it is touched after a restart. Messages are stored under tenant `{agent}` and scope
 `{scope}`, so agents never see each other's memory.
+
+Short-term memory holds each message as a flat dict of strings (`messages.Stored`), not as a model
+object: a fraction of the size, and invisible to the garbage collector, so ten thousand idle conversations
+neither fill the heap nor lengthen every full collection.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import asyncio
 from collections import OrderedDict
 from typing import Any
 
-from autonomy.agents.messages import ConversationMessage
+from autonomy.agents.messages import ConversationMessage, Stored, chat_message, from_stored, to_stored
 from autonomy.agents.store import Store
 from autonomy.models.model import estimate_tokens
+from autonomy.models.types import ChatMessage
 
 Key = tuple[str, str]
 
@@ -36,7 +41,7 @@ class Memory:
         self.max_tokens = max_tokens
         self.store = store
         self.reload_messages = reload_messages
-        self._short: dict[Key, list[ConversationMessage]] = {}
+        self._short: dict[Key, list[Stored]] = {}
         self._tokens: dict[Key, int] = {}
         self._loaded: set[Key] = set()
         self._load_locks: OrderedDict[Key, asyncio.Lock] = OrderedDict()
@@ -49,7 +54,7 @@ class Memory:
             if key in self._loaded:
                 return
             rows = await self.store.load(self.agent_name, key[0], key[1], self.reload_messages)
-            restored = [ConversationMessage.model_validate(row) for row in rows]
+            restored = [to_stored(ConversationMessage.model_validate(row)) for row in rows]
             self._short[key] = restored + self._short.get(key, [])
             self._tokens[key] = sum(_tokens(m) for m in self._short[key])
             self._trim(key)
@@ -62,8 +67,9 @@ class Memory:
     async def add_messages(self, scope: str, conversation: str, messages: list[ConversationMessage]) -> None:
         key = (scope, conversation)
         await self._ensure_loaded(key)
-        self._short.setdefault(key, []).extend(messages)
-        self._tokens[key] = self._tokens.get(key, 0) + sum(_tokens(m) for m in messages)
+        stored = [to_stored(m) for m in messages]
+        self._short.setdefault(key, []).extend(stored)
+        self._tokens[key] = self._tokens.get(key, 0) + sum(_tokens(m) for m in stored)
         self._trim(key)
         if self.store is not None:
             await self.store.append(self.agent_name, scope, conversation, [m.to_json() for m in messages])
@@ -84,7 +90,7 @@ class Memory:
             tokens -= _tokens(messages[drop])
             drop += 1
             # An assistant message with tool calls goes together with the tool results that follow it.
-            while drop < len(messages) - 1 and messages[drop].role == "tool":
+            while drop < len(messages) - 1 and messages[drop]["role"] == "tool":
                 tokens -= _tokens(messages[drop])
                 drop += 1
         if drop:
@@ -95,7 +101,19 @@ class Memory:
         """The short-term history the model sees, oldest first."""
         key = (scope, conversation)
         await self._ensure_loaded(key)
-        return list(self._short.get(key, []))
+        return [from_stored(m) for m in self._short.get(key, ())]
+
+    async def get_stored(self, scope: str, conversation: str) -> list[Stored]:
+        """The short-term history as stored (the same objects each time, for identity checks); do not modify."""
+        key = (scope, conversation)
+        await self._ensure_loaded(key)
+        return list(self._short.get(key, ()))
+
+    async def get_context(self, scope: str, conversation: str) -> list[ChatMessage]:
+        """The short-term history as the chat messages a model call takes, oldest first (the hot path)."""
+        key = (scope, conversation)
+        await self._ensure_loaded(key)
+        return [chat_message(m) for m in self._short.get(key, ())]
 
     async def get_all_messages(self, scope: str, conversation: str) -> list[ConversationMessage]:
         """The whole history: from the long-term store when there is one, else the short-term history."""
@@ -105,7 +123,9 @@ class Memory:
         return await self.get_messages(scope, conversation)
 
     async def get_message_count(self, scope: str, conversation: str) -> int:
-        return len(await self.get_messages(scope, conversation))
+        key = (scope, conversation)
+        await self._ensure_loaded(key)
+        return len(self._short.get(key, ()))
 
     async def conversations(self, scope: str | None = None) -> list[dict[str, Any]]:
         """[{"scope", "conversation", "messages": [...]}] for every known conversation (of one scope)."""
@@ -141,5 +161,5 @@ class Memory:
         }
 
 
-def _tokens(message: ConversationMessage) -> int:
-    return estimate_tokens(message.to_model())
+def _tokens(message: Stored) -> int:
+    return estimate_tokens(chat_message(message))

@@ -77,6 +77,55 @@ class ConversationMessage(pydantic.BaseModel):
         return message
 
 
+#: A message as short-term memory keeps it: a flat dict of strings (plus an assistant turn's tool calls).
+#: CPython never tracks a dict whose values are all atomic, so idle histories cost the garbage collector
+#: nothing; a nested dict or a model object would be walked by every full collection.
+Stored = dict[str, Any]
+
+
+def to_stored(message: ConversationMessage) -> Stored:
+    stored: Stored = {
+        "role": message.role,
+        "text": message.content.text,
+        "phase": message.phase.value,
+        "thinking": message.thinking,
+    }
+    if message.tool_calls:
+        stored["tool_calls"] = [call.model_dump(mode="json") for call in message.tool_calls]
+    if message.tool_call_id is not None:
+        stored["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        stored["name"] = message.name
+    return stored
+
+
+def from_stored(stored: Stored) -> ConversationMessage:
+    calls = stored.get("tool_calls")
+    return ConversationMessage(
+        role=stored["role"],
+        content=TextContent(text=stored["text"]),
+        phase=Phase(stored["phase"]),
+        thinking=stored["thinking"],
+        tool_calls=[ToolCallMessage.model_validate(call) for call in calls] if calls else None,
+        tool_call_id=stored.get("tool_call_id"),
+        name=stored.get("name"),
+    )
+
+
+def chat_message(stored: Stored) -> ChatMessage:
+    """`ConversationMessage.to_model()` straight from the stored form: it runs for every message of every
+    model call, so no model object is built on the way."""
+    message: ChatMessage = {"role": stored["role"], "content": stored["text"]}
+    calls = stored.get("tool_calls")
+    if calls:
+        message["tool_calls"] = calls
+    if stored["role"] == "tool":
+        message["tool_call_id"] = stored.get("tool_call_id") or ""
+        if stored.get("name"):
+            message["name"] = stored["name"]
+    return message
+
+
 def user(text: str) -> ConversationMessage:
     return ConversationMessage(role="user", content=TextContent(text=text))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from autonomy.agents.messages import ConversationMessage
+from autonomy.agents.messages import Stored, chat_message
 from autonomy.models.model import Model
 
 DEFAULT_INSTRUCTIONS = (
@@ -43,15 +43,17 @@ class SummaryConfig:
         return config
 
 
-def transcript(messages: list[ConversationMessage]) -> str:
+def transcript(messages: list[Stored]) -> str:
     lines = []
-    for message in messages:
-        if message.tool_calls:
-            calls = ", ".join(f"{c.function.name}({c.function.arguments})" for c in message.tool_calls)
+    for message in map(chat_message, messages):
+        if message.get("tool_calls"):
+            calls = ", ".join(
+                f"{c['function']['name']}({c['function'].get('arguments', '')})" for c in message["tool_calls"]
+            )
             lines.append(f"assistant called: {calls}")
-        if message.text:
-            who = f"tool {message.name}" if message.role == "tool" else message.role
-            lines.append(f"{who}: {message.text}")
+        if message.get("content"):
+            who = f"tool {message.get('name', '')}" if message["role"] == "tool" else message["role"]
+            lines.append(f"{who}: {message['content']}")
     return "\n".join(lines)
 
 
@@ -62,30 +64,30 @@ class Summarizer:
         self.config = config
         self.model = config.model or model
         self.text = ""
-        self.covers: ConversationMessage | None = None
+        self.covers: Stored | None = None  # the newest message folded, by identity
 
-    def unsummarized(self, history: list[ConversationMessage]) -> list[ConversationMessage]:
+    def unsummarized(self, history: list[Stored]) -> list[Stored]:
         if self.covers is None:
             return history
         for index, message in enumerate(history):
             if message is self.covers:
                 rest = history[index + 1 :]
-                while rest and rest[0].role == "tool":  # never open the context with an orphaned result
+                while rest and rest[0]["role"] == "tool":  # never open the context with an orphaned result
                     rest = rest[1:]
                 return rest
         return history  # the covered part was trimmed away already
 
-    def due(self, history: list[ConversationMessage]) -> list[ConversationMessage] | None:
+    def due(self, history: list[Stored]) -> list[Stored] | None:
         """The messages to fold now, or None when the conversation is still short enough."""
         rest = self.unsummarized(history)
         if len(rest) <= self.config.ceiling:
             return None
         cut = len(rest) - self.config.floor
-        while cut < len(rest) and rest[cut].role == "tool":  # keep tool results with their call
+        while cut < len(rest) and rest[cut]["role"] == "tool":  # keep tool results with their call
             cut += 1
         return rest[:cut] or None
 
-    async def fold(self, messages: list[ConversationMessage]) -> None:
+    async def fold(self, messages: list[Stored]) -> None:
         previous = f"Summary so far:\n{self.text}\n\n" if self.text else ""
         response = await self.model.complete(
             [

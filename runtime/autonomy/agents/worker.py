@@ -20,6 +20,7 @@ from autonomy.agents.memory import Memory
 from autonomy.agents.messages import parse_messages
 from autonomy.agents.settings import AgentSettings
 from autonomy.agents.store import default_store
+from autonomy.models.clients import close_clients
 
 logger = logging.getLogger("autonomy.agent")
 
@@ -40,6 +41,8 @@ class AgentWorker:
         self.settings = settings
         self.core = core
         self.node = node  # set by the node controller when shipped
+        if node is not None:
+            node.add_stop_callback(close_clients)  # model connection pools close with the node, not at exit
 
     def __getstate__(self) -> dict[str, Any]:
         return {"settings": self.settings, "core": None, "node": None}
@@ -49,6 +52,7 @@ class AgentWorker:
             self.core = build_core(self.settings)
             if self.node is not None:
                 self.node.agents[self.settings.name] = self
+                self.node.add_stop_callback(close_clients)
         return self.core
 
     def describe(self) -> dict[str, Any]:

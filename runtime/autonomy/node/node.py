@@ -32,6 +32,7 @@ from autonomy.errors import (
 )
 from autonomy.logs import configure_from_environment
 from autonomy.names import check_address, random_hex
+from autonomy.node import process_tuning
 from autonomy.node.controller import CONTROLLER_ADDRESS, NodeController
 from autonomy.node.ports import Discovery, NodeHttpServer, StandaloneDiscovery
 from autonomy.node.settings import DEFAULT_TRANSPORT_PORT, NodeSettings
@@ -97,6 +98,7 @@ class Node:
         self.agents: dict[str, Any] = {}
         #: MCP servers this node calls, by name (`Node.start(mcp_clients=[...])`).
         self.mcp_clients: dict[str, Any] = {}
+        self._stop_callbacks: list[Callable[[], Awaitable[None]]] = []
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -136,6 +138,7 @@ class Node:
         if env_wait is not None:
             wait_until_interrupted = env_wait.strip().lower() not in ("0", "false", "no", "")
         configure_from_environment()
+        process_tuning.tune_for_server()
         try:
             asyncio.run(Node._run(main, name, http_server, wait_until_interrupted, options))
         except KeyboardInterrupt:
@@ -149,6 +152,7 @@ class Node:
                    wait: bool, options: dict[str, Any]) -> None:
         settings = NodeSettings.from_environment(name=name)
         async with Node.serve(settings=settings, http_server=http_server, **options) as node:
+            process_tuning.freeze_startup_objects()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -168,6 +172,7 @@ class Node:
                 if error is not None:
                     logger.error("main(node) failed", exc_info=error)
                     raise SystemExit(1)
+                process_tuning.freeze_startup_objects()  # main set up the app's agents and workers: they stay
             if wait:
                 await node.interrupted()
 
@@ -244,8 +249,21 @@ class Node:
         if self._http is not None:
             await self._http.stop()
         await self._actors.drain(self.settings.shutdown_grace)
+        for callback in reversed(self._stop_callbacks):
+            try:
+                await callback()
+            except Exception:
+                logger.exception("node %s: a stop callback failed", self.name)
         await self._transport.stop(grace=1.0)
         logger.info("node %s stopped", self.name)
+
+    def add_stop_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback()` when the node stops, after in-flight messages drained (once, however often added).
+
+        Upper layers use it to release what they opened on this node's loop, such as model connection pools.
+        """
+        if callback not in self._stop_callbacks:
+            self._stop_callbacks.append(callback)
 
     # -- workers ------------------------------------------------------------------------------------
 

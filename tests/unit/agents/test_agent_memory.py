@@ -54,3 +54,34 @@ async def test_long_term_memory_survives_a_new_process_state(tmp_path: Path) -> 
     await second.delete_conversation("s", "c")
     assert await Memory("henry", store=reopened).get_messages("s", "c") == []
     reopened.close()
+
+
+async def test_context_is_what_the_messages_say_to_a_model() -> None:
+    """The hot path (`get_context`, from stored dicts) must give the model exactly `to_model()` of each message."""
+    memory = Memory("a")
+    messages = [
+        user("q"),
+        assistant("thinking aloud", [call(1), call(2)]),
+        tool_result("t1", "add", "1"),
+        tool_result("t2", "", "2"),
+        assistant("done"),
+    ]
+    await memory.add_messages("s", "c", messages)
+    assert await memory.get_context("s", "c") == [m.to_model() for m in messages]
+    assert [m.to_model() for m in await memory.get_messages("s", "c")] == [m.to_model() for m in messages]
+    assert await memory.get_message_count("s", "c") == 5
+
+
+async def test_idle_history_is_invisible_to_the_garbage_collector() -> None:
+    """Ten thousand idle conversations must not lengthen every full collection: their messages are flat
+    dicts of strings, which CPython never tracks."""
+    import gc
+
+    memory = Memory("a")
+    for i in range(200):
+        await memory.add_messages("s", f"c{i}", [user(f"hello {i}"), assistant(f"hi {i}")])
+    gc.collect()
+    stored = [m for i in range(200) for m in await memory.get_stored("s", f"c{i}")]
+    assert len(stored) == 400
+    tracked = sum(gc.is_tracked(m) for m in stored)
+    assert tracked == 0, f"{tracked} of 400 stored messages are still tracked by the GC"

@@ -101,3 +101,27 @@ async def test_throttled_model_still_answers(llm: ScriptedLLM) -> None:
     llm.script.then(Reply(status=429, retry_after=0.01), Reply(text="ok"))
     model = Model("gpt-test", throttle=True, throttle_requests_per_minute=6000)
     assert (await model.complete([{"role": "user", "content": "x"}])).text == "ok"
+
+
+async def test_concurrent_calls_per_endpoint_are_capped(llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AUTONOMY_MODEL_MAX_CONNECTIONS bounds the calls a process has open to one endpoint; the rest wait."""
+    import asyncio
+
+    from autonomy.models.clients import close_clients
+
+    monkeypatch.setenv("AUTONOMY_MODEL_MAX_CONNECTIONS", "2")
+    llm.script.responder = lambda body: Reply(text="ok", delay=0.3)
+    model = Model("gpt-capped")
+    began = time.monotonic()
+    await asyncio.gather(*(model.complete([{"role": "user", "content": str(i)}]) for i in range(4)))
+    elapsed = time.monotonic() - began
+    await close_clients()
+    assert elapsed >= 0.55, f"4 calls of 0.3 s over 2 connections took {elapsed:.2f} s: the cap did not hold"
+
+
+async def test_a_bad_connection_cap_names_the_variable(llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    from autonomy.models import ModelError
+
+    monkeypatch.setenv("AUTONOMY_MODEL_MAX_CONNECTIONS", "lots")
+    with pytest.raises(ModelError, match=r"AUTONOMY_MODEL_MAX_CONNECTIONS='lots'.*whole number"):
+        await Model("gpt-badcap").complete([{"role": "user", "content": "x"}])
