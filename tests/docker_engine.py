@@ -60,6 +60,8 @@ def _source_hash() -> str:
 @pytest.fixture(scope="session")
 def wheelhouse() -> Path:
     """The framework and its dependencies as wheels, built on the host (which has network and TLS)."""
+    from autonomy.cli.images import NODE_EXTRAS
+
     target = CACHE / "wheels" / _source_hash()
     if not (target / ".complete").exists():
         target.mkdir(parents=True, exist_ok=True)
@@ -67,7 +69,7 @@ def wheelhouse() -> Path:
             old.unlink()
         subprocess.run(
             # The build backend too: the operator image installs the project from source, offline.
-            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target), str(ROOT),
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target), f"{ROOT}[{NODE_EXTRAS}]",
              "setuptools>=77", "wheel"],
             check=True, timeout=900,
         )

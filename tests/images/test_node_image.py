@@ -27,9 +27,13 @@ def _free_port() -> int:
 
 
 def test_node_image_runs_the_framework_as_non_root(docker_engine: DockerEngine, node_image: str) -> None:
-    probe = "import autonomy, os, sys; print(autonomy.__version__, sys.prefix, os.getuid(), os.getcwd())"
+    # psycopg: the image carries the PostgreSQL driver, so AUTONOMY_DATABASE_URL=postgresql://... works as is
+    probe = (
+        "import autonomy, os, sys, psycopg, psycopg_pool; "
+        "print(autonomy.__version__, sys.prefix, os.getuid(), os.getcwd(), psycopg.pq.version() > 0)"
+    )
     out = docker_engine.run("run", "--rm", node_image, "python", "-c", probe).stdout.split()
-    assert out == ["0.1.0", "/app/venv", "10001", "/app"]
+    assert out == ["0.1.0", "/app/venv", "10001", "/app", "True"]
 
 
 def test_node_image_default_command_serves_probes(docker_engine: DockerEngine, node_image: str) -> None:

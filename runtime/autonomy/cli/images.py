@@ -40,10 +40,16 @@ def source_root() -> Path | None:
     return None
 
 
+#: Optional extras every node image carries (see pyproject.toml).
+NODE_EXTRAS = "postgres"
+
+
 def build_wheels(target: Path, source: Path) -> None:
-    """`pip wheel` the project and its dependencies into `target` (on the host, with its network/TLS)."""
+    """`pip wheel` the project and its dependencies into `target` (on the host, with its network/TLS).
+
+    With the `postgres` extra, so that a node given a PostgreSQL AUTONOMY_DATABASE_URL runs as is."""
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target), str(source)],
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(target), f"{source}[{NODE_EXTRAS}]"],
         capture_output=True,
         text=True,
         check=False,
