@@ -34,9 +34,21 @@ class DevRun:
         self.log = Path(f"/tmp/autonomy-zone-dev-{self.mark[:8]}.log")
         self._log_file = self.log.open("wb")
         self.process = subprocess.Popen(
-            [AUTONOMY, "zone", "dev", "--config", str(config), "--port", str(self.port),
-             "-e", f"AUTONOMY_TEST_MARK={self.mark}", *extra],
-            stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                AUTONOMY,
+                "zone",
+                "dev",
+                "--config",
+                str(config),
+                "--port",
+                str(self.port),
+                "-e",
+                f"AUTONOMY_TEST_MARK={self.mark}",
+                *extra,
+            ],
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         self.started = time.monotonic()
 
@@ -114,3 +126,48 @@ def fanout_ok(response: httpx.Response) -> dict[str, Any] | None:
         return None
     body: dict[str, Any] = response.json()
     return body if len(body.get("runners", [])) == 3 else None
+
+
+# -- the agent example (examples/agent): one scripted conversation, asserted over HTTP --------------
+
+AGENT = ROOT / "examples" / "agent"
+NOTE = "Deploy with autonomy zone deploy --wait; it builds images and applies the Zone."
+QUESTION = "How many words are in the note about deployments?"
+
+
+def script_agent_example(script: Any) -> None:
+    """The model looks the note up on the MCP server, counts its words with the Python tool, answers."""
+    from tests.support.scripted_llm import Reply
+
+    def respond(body: dict[str, Any]) -> Reply | None:
+        last = body["messages"][-1]
+        if last["role"] == "user" and QUESTION in str(last["content"]):
+            return Reply(tool_calls=[("notes_lookup_note", {"topic": "deployments"})])
+        if last["role"] == "tool" and NOTE in str(last["content"]):
+            return Reply(tool_calls=[("count_words", {"text": last["content"]})])
+        if last["role"] == "tool":
+            return Reply(text=f"The note about deployments has {last['content']} words.")
+        return None
+
+    script.responder = respond
+
+
+def ask_agent_example(run: DevRun, script: Any, timeout: float = 60) -> None:
+    """Ask the agent over HTTP once its node and its MCP server are up; check what reached the model."""
+    run.wait_for("/readyz", lambda r: r.status_code == 200, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while "Uvicorn running on" not in run.output():  # the MCP server (main-pod/tools) listens
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the MCP server did not start:\n{run.output()}")
+        time.sleep(0.1)
+    response = httpx.post(f"http://127.0.0.1:{run.port}/agents/helper", json={"message": QUESTION}, timeout=60)
+    assert response.status_code == 200, response.text
+    words = len(NOTE.split())
+    assert response.json()[-1]["content"]["text"] == f"The note about deployments has {words} words."
+    requests = script.requests
+    assert len(requests) == 3, [r["messages"][-1] for r in requests]
+    offered = {tool["function"]["name"] for tool in requests[0]["tools"]}
+    assert {"notes_lookup_note", "count_words"} <= offered
+    # What the MCP server's tool returned reached the model, then what the Python tool returned.
+    assert requests[1]["messages"][-1]["role"] == "tool" and requests[1]["messages"][-1]["content"] == NOTE
+    assert requests[2]["messages"][-1]["role"] == "tool" and requests[2]["messages"][-1]["content"] == str(words)
