@@ -1,7 +1,9 @@
 """Running `autonomy zone dev` as a real subprocess in tests, and finding what it started.
 
 Each run gets a unique marker in every container's environment (`-e AUTONOMY_TEST_MARK=...`), so a
-test can find the processes a run started (and prove none is left) by reading /proc/*/environ.
+test can find the processes a run started (and prove none is left) by reading /proc/*/environ: local
+processes, `docker run` clients and the processes inside containers alike. Docker objects of a zone
+carry the label `autonomy.computer/zone=<zone>` (`docker_objects`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def free_port() -> int:
 
 
 class DevRun:
-    def __init__(self, config: Path, *extra: str, port: int | None = None) -> None:
+    def __init__(self, config: Path, *extra: str, port: int | None = None, env: dict[str, str] | None = None) -> None:
         self.mark = uuid.uuid4().hex
         self.port = port or free_port()
         self.log = Path(f"/tmp/autonomy-zone-dev-{self.mark[:8]}.log")
@@ -49,6 +51,7 @@ class DevRun:
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
         )
         self.started = time.monotonic()
 
@@ -118,7 +121,31 @@ class DevRun:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
+        self._log_file.close()
         self.log.unlink(missing_ok=True)
+
+
+def docker_objects(zone: str) -> dict[str, list[str]]:
+    """Names of the containers (running or not) and networks labelled with `zone`."""
+    label = f"label=autonomy.computer/zone={zone}"
+    found = {}
+    for kind, listing in (("containers", ["ps", "-a"]), ("networks", ["network", "ls"])):
+        result = subprocess.run(
+            ["docker", *listing, "--filter", label, "--format", "{{.Names}}" if kind == "containers" else "{{.Name}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found[kind] = sorted(result.stdout.split())
+    return found
+
+
+def wait_no_docker_objects(zone: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while (left := docker_objects(zone)) != {"containers": [], "networks": []}:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"left behind by zone dev: {left}")
+        time.sleep(0.2)
 
 
 def fanout_ok(response: httpx.Response) -> dict[str, Any] | None:
