@@ -120,11 +120,14 @@ class Supervisor:
         """Stop every process (TERM, then KILL after the grace period) and remove every container."""
         self._stopping = True
         await self._stop_processes(list(self._running))
-        if self.docker is not None:
-            await remove_containers(self.docker)
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # Whatever a task started while the first round stopped the others.
+        await self._stop_processes(list(self._running))
+        if self.docker is not None:  # containers whose `docker run` was killed, and sandboxes
+            await remove_containers(self.docker)
         self._tasks = []
         self._running.clear()
 
@@ -163,6 +166,9 @@ class Supervisor:
                 address = await _unless_done(sandbox_address(self.docker, pod.sandbox), exited)
                 if address is not None:
                     members = [asyncio.create_task(self._keep_running(p, address, down)) for p in pod.processes]
+                    self._tasks = [t for t in self._tasks if not t.done()] + members  # for `stop` to cancel
+                elif not exited.done():  # running, yet no address on the zone network: start afresh
+                    await self._stop_processes([pod.label])
                 code = await exited
             down.set()
             if not self._stopping:
@@ -210,15 +216,15 @@ class Supervisor:
         return process
 
     async def _wait_logged(self, label: str, process: asyncio.subprocess.Process) -> int:
-        """Print the process's output until it exits; its exit code."""
-        try:
-            assert process.stdout is not None
-            async for raw in process.stdout:
-                self.printer.line(label, raw.decode(errors="replace").rstrip("\r\n"))
-            return await process.wait()
-        finally:
-            if self._running.get(label) is process:
-                del self._running[label]
+        """Print the process's output until it exits; its exit code. (Cancelled, it stays in `_running`
+        for `stop` to end.)"""
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            self.printer.line(label, raw.decode(errors="replace").rstrip("\r\n"))
+        code = await process.wait()
+        if self._running.get(label) is process:
+            del self._running[label]
+        return code
 
 
 async def _unless_done(work: Awaitable[str | None], done: asyncio.Future[int]) -> str | None:
