@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 EXAMPLE ?= examples/fanout
 
 .PHONY: install run test test-unit lint typecheck protos crds bench clean k8s-bins cluster-up cluster-down \
-	docker-setup image-node
+	docker-setup image-node postgres-setup
 
 install: $(VENV)/.installed
 
@@ -26,11 +26,17 @@ run: install
 docker-setup:
 	bash hack/docker/setup.sh
 
+# The PostgreSQL tier: Debian's server binaries, for the throwaway servers the memory-store tests start
+# (hack/postgres/server.py). Where nothing can be installed (no root or sudo) it says so and those tests
+# skip, except under CI=true, where it fails.
+postgres-setup:
+	bash hack/postgres/setup.sh --optional
+
 # The node base image (images/node/Dockerfile) from wheels built here; BASE_IMAGE=... to override.
 image-node: install
 	$(BIN)/python -c "from autonomy.cli.images import build_node_image as b; print(b(base_image='$(BASE_IMAGE)' or None))"
 
-test: install lint typecheck k8s-bins docker-setup
+test: install lint typecheck k8s-bins docker-setup postgres-setup
 	$(BIN)/python -m pytest tests
 
 test-unit: install
@@ -52,6 +58,7 @@ crds: install
 bench: install
 	$(BIN)/python bench/runtime_bench.py
 	$(BIN)/python bench/agents_bench.py
+	$(BIN)/python bench/store_bench.py
 
 # The test control plane (hack/k8s/README.md): binaries built once from the Go modules and cached
 # in ~/.cache/autonomy-k8s; without Go (outside CI) nothing is built and its tests skip.

@@ -29,8 +29,9 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -62,8 +63,10 @@ class CommandFailed(subprocess.CalledProcessError):
     """A kubectl/helm call that failed; unlike its base, its message carries the command's stderr."""
 
     def __str__(self) -> str:
-        return (f"`{' '.join(map(str, self.cmd))}` exited with {self.returncode}:\n"
-                f"{(self.stderr or '').strip()}\n{(self.output or '').strip()}").strip()
+        return (
+            f"`{' '.join(map(str, self.cmd))}` exited with {self.returncode}:\n"
+            f"{(self.stderr or '').strip()}\n{(self.output or '').strip()}"
+        ).strip()
 
 
 @dataclass(frozen=True)
@@ -79,17 +82,20 @@ class KubernetesCluster:
     fake_nodes: tuple[str, ...] = field(default=())
     kubernetes_version: str = ""
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return self._run([self.kubectl_bin, *args], input=input, check=check, timeout=timeout)
 
     def helm(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return self._run([self.helm_bin, *args], input=None, check=check, timeout=timeout)
 
-    def _run(self, argv: list[str], *, input: str | None, check: bool,
-             timeout: float) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(argv, input=input, capture_output=True, text=True, env=self.env,
-                                timeout=timeout, check=False)
+    def _run(
+        self, argv: list[str], *, input: str | None, check: bool, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            argv, input=input, capture_output=True, text=True, env=self.env, timeout=timeout, check=False
+        )
         if check and result.returncode != 0:
             raise CommandFailed(result.returncode, argv, result.stdout, result.stderr)
         return result
@@ -136,21 +142,23 @@ def _cluster_env(kubeconfig: Path, kube_cache: Path | None = None) -> dict[str, 
 
 def _use_existing(kubeconfig: Path) -> KubernetesCluster:
     if not kubeconfig.is_file():
-        pytest.fail(f"AUTONOMY_TEST_KUBECONFIG / KUBECONFIG points at {kubeconfig}, which does not exist",
-                    pytrace=False)
+        pytest.fail(
+            f"AUTONOMY_TEST_KUBECONFIG / KUBECONFIG points at {kubeconfig}, which does not exist", pytrace=False
+        )
     kubectl = str(controlplane.find_kubectl())
     env = _cluster_env(kubeconfig)
-    view = subprocess.run([kubectl, "config", "view", "--minify", "-o", "json"], capture_output=True,
-                          text=True, env=env, check=False)
+    view = subprocess.run(
+        [kubectl, "config", "view", "--minify", "-o", "json"], capture_output=True, text=True, env=env, check=False
+    )
     if view.returncode != 0:
         pytest.fail(f"cannot read {kubeconfig}: {view.stderr.strip()}", pytrace=False)
     server = json.loads(view.stdout)["clusters"][0]["cluster"]["server"]
-    cluster = KubernetesCluster(kubeconfig=kubeconfig, server=server, env=env, kubectl_bin=kubectl,
-                                helm_bin=_helm_for_existing_cluster())
+    cluster = KubernetesCluster(
+        kubeconfig=kubeconfig, server=server, env=env, kubectl_bin=kubectl, helm_bin=_helm_for_existing_cluster()
+    )
     probe = cluster.kubectl("get", "--raw", "/readyz", check=False, timeout=30)
     if probe.returncode != 0:
-        pytest.fail(f"the cluster of {kubeconfig} ({server}) is not ready: {probe.stderr.strip()}",
-                    pytrace=False)
+        pytest.fail(f"the cluster of {kubeconfig} ({server}) is not ready: {probe.stderr.strip()}", pytrace=False)
     return cluster
 
 
@@ -187,8 +195,7 @@ def _start_plane(binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
     """A started ControlPlane; tried twice, as another process may take a port picked as free."""
     errors = []
     for _attempt in range(2):
-        plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries,
-                                          nodes=FAKE_NODES)
+        plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("k8s"), binaries=binaries, nodes=FAKE_NODES)
         # Teardown also on paths pytest's finalizers miss (sys.exit from a signal handler, say);
         # a SIGKILLed pytest is covered by the children's parent-death signal.
         atexit.register(plane.stop)
@@ -203,8 +210,7 @@ def _start_plane(binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Any
 
 
 @pytest.fixture(scope="session")
-def k8s(request: pytest.FixtureRequest,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesCluster]:
+def k8s(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesCluster]:
     """A real Kubernetes API for the whole session: our own control plane, or an existing cluster."""
     existing = _existing_kubeconfig()
     if existing is not None:
@@ -212,21 +218,39 @@ def k8s(request: pytest.FixtureRequest,
         return
 
     binaries = _binaries(request)
-    versions = controlplane.read_versions()
     with _sigterm_as_interrupt():
         started = time.monotonic()
         plane = _start_plane(binaries, tmp_path_factory)
         request.config.stash[_STARTUP_KEY] = time.monotonic() - started
         try:
-            yield KubernetesCluster(
-                kubeconfig=plane.kubeconfig, server=plane.server,
-                env=_cluster_env(plane.kubeconfig, plane.workdir / "kube-cache"),
-                kubectl_bin=str(binaries.kubectl), helm_bin=str(binaries.helm),
-                fake_nodes=tuple(plane.fake_nodes), kubernetes_version=versions["K8S_VERSION"],
-            )
+            yield _cluster_of(plane, binaries)
         finally:
             plane.stop()
             atexit.unregister(plane.stop)
+
+
+def _cluster_of(plane: Any, binaries: Any) -> KubernetesCluster:
+    return KubernetesCluster(
+        kubeconfig=plane.kubeconfig,
+        server=plane.server,
+        env=_cluster_env(plane.kubeconfig, plane.workdir / "kube-cache"),
+        kubectl_bin=str(binaries.kubectl),
+        helm_bin=str(binaries.helm),
+        fake_nodes=tuple(plane.fake_nodes),
+        kubernetes_version=controlplane.read_versions()["K8S_VERSION"],
+    )
+
+
+@contextlib.contextmanager
+def own_control_plane(binaries: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubernetesCluster]:
+    """A control plane of a test's own, apart from the session's `k8s`: for tests that need a cluster
+    in a state the shared one cannot promise (no autonomy CRDs, say). Stopped on exit."""
+    plane = _start_plane(binaries, tmp_path_factory)
+    try:
+        yield _cluster_of(plane, binaries)
+    finally:
+        plane.stop()
+        atexit.unregister(plane.stop)
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -237,8 +261,10 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def _sigterm_as_interrupt() -> Iterator[None]:
     """While the control plane runs, SIGTERM (a CI timeout, say) ends pytest like Ctrl-C does, so the
     fixtures tear down in order, instead of killing it outright (unless someone else handles SIGTERM)."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
         yield
         return
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -272,6 +298,61 @@ def namespace(k8s: KubernetesCluster, request: pytest.FixtureRequest) -> Iterato
         k8s.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
 
+def cri_log_line(text: str, *, stream: str = "stdout", at: datetime | None = None) -> str:
+    """One line of a container log file as container runtimes write it (the CRI format kwok reads)."""
+    stamp = (at or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{stamp} {stream} F {text}\n"
+
+
+@dataclass(frozen=True)
+class PodLogs:
+    """Container logs for pods on kwok's fake nodes: local files, named by a kwok `Logs` resource per
+    pod, that kwok serves as a kubelet would (`kubectl logs`, `-f`, `--tail`, `--since`)."""
+
+    k8s: KubernetesCluster
+    directory: Path
+
+    def provide(
+        self, namespace: str, pod: str, lines: Mapping[str, Sequence[str]], *, at: datetime | None = None
+    ) -> dict[str, Path]:
+        """Write each container's `lines` (stamped `at`, default now) and map them to the pod; returns
+        the file of each container once `kubectl logs` serves it."""
+        files: dict[str, Path] = {}
+        for container, texts in lines.items():
+            path = self.directory / f"{namespace}_{pod}_{container}.log"
+            path.write_text("".join(cri_log_line(text, at=at) for text in texts))
+            files[container] = path
+        logs = {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "Logs",
+            "metadata": {"name": pod, "namespace": namespace},
+            "spec": {"logs": [{"containers": [c], "logsFile": str(p)} for c, p in files.items()]},
+        }
+        self.k8s.kubectl("apply", "-f", "-", input=json.dumps(logs))
+        # kwok learns of the Logs through a watch: wait until it serves every container.
+        deadline = time.monotonic() + 30
+        for container in files:
+            while self.k8s.kubectl("logs", pod, "-c", container, "-n", namespace, check=False).returncode != 0:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"kwok serves no logs for {namespace}/{pod}/{container} after 30 s", pytrace=False)
+                time.sleep(0.2)
+        return files
+
+    @staticmethod
+    def append(path: Path, text: str, *, at: datetime | None = None) -> None:
+        """Append one line, as a running container would."""
+        with path.open("a") as out:
+            out.write(cri_log_line(text, at=at))
+
+
+@pytest.fixture
+def pod_logs(k8s: KubernetesCluster, tmp_path_factory: pytest.TempPathFactory) -> PodLogs:
+    """Give pods on the fake nodes container logs (the suite's own control plane only)."""
+    if not k8s.fake_nodes:
+        pytest.skip("pod logs come from kwok's Logs resources, which only the suite's own control plane has")
+    return PodLogs(k8s, tmp_path_factory.mktemp("pod-logs"))
+
+
 _STARTUP_KEY = pytest.StashKey[float]()
 _BUILD_ERROR_KEY = pytest.StashKey[str]()
 
@@ -294,9 +375,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.option.collectonly:
         return
     names = [set(getattr(item, "fixturenames", ())) for item in session.items]
-    if any("k8s_binaries" in n for n in names) or (
-        _existing_kubeconfig() is None and any("k8s" in n for n in names)
-    ):
+    if any("k8s_binaries" in n for n in names) or (_existing_kubeconfig() is None and any("k8s" in n for n in names)):
         _build_if_needed(config)
 
 

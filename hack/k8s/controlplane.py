@@ -47,6 +47,9 @@ SERVICE_IP = "10.96.0.1"  # the first IP of SERVICE_CIDR: the `kubernetes` Servi
 POD_CIDR = "10.244.0.0/16"  # disjoint from SERVICE_CIDR; kwok hands pod IPs out of it
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 STATE_FILE = "state.json"
+# kwok's Logs/ClusterLogs CRDs (copied from its module): pod logs of fake nodes come from local files.
+KWOK_LOGS_CRDS = HERE / "kwok-logs-crds.yaml"
+KWOK_LOGS_CRD_NAMES = ("logs.kwok.x-k8s.io", "clusterlogs.kwok.x-k8s.io")
 
 
 class ControlPlaneError(RuntimeError):
@@ -104,14 +107,19 @@ class Binaries:
         )
         missing = [str(p) for p in found.all() if not os.access(p, os.X_OK)]
         if missing:
-            raise BinariesMissing(
-                f"not built: {', '.join(missing)}; run hack/k8s/build.sh (or make k8s-bins)"
-            )
+            raise BinariesMissing(f"not built: {', '.join(missing)}; run hack/k8s/build.sh (or make k8s-bins)")
         return found
 
     def all(self) -> list[Path]:
-        return [self.etcd, self.kube_apiserver, self.kube_controller_manager, self.kube_scheduler,
-                self.kwok, self.helm, self.kubectl]
+        return [
+            self.etcd,
+            self.kube_apiserver,
+            self.kube_controller_manager,
+            self.kube_scheduler,
+            self.kwok,
+            self.helm,
+            self.kubectl,
+        ]
 
 
 def find_kubectl() -> Path:
@@ -168,25 +176,39 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def make_pki(pki: Path) -> None:
-    """A throwaway CA, the apiserver's serving cert, an admin client cert and the service-account key."""
+    """A throwaway CA, serving certs for the apiserver and kwok, an admin client cert and the SA key."""
     pki.mkdir(parents=True, exist_ok=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "30",
-             "-subj", "/CN=autonomy-test-ca", cwd=pki)
-    sans = ",".join([
-        "IP:127.0.0.1", f"IP:{SERVICE_IP}", "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default",
-        "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local",
-    ])
-    _openssl("req", "-x509", *ec, "-CA", "ca.crt", "-CAkey", "ca.key", "-keyout", "apiserver.key",
-             "-out", "apiserver.crt", "-days", "30", "-subj", "/CN=kube-apiserver",
-             "-addext", f"subjectAltName={sans}", "-addext", "extendedKeyUsage=serverAuth", cwd=pki)
+    _openssl("req", "-x509", *_EC_KEY, "-keyout", "ca.key", "-out", "ca.crt", "-days", "30",
+             "-subj", "/CN=autonomy-test-ca", cwd=pki)  # fmt: skip
+    apiserver_names = [
+        "IP:127.0.0.1",
+        f"IP:{SERVICE_IP}",
+        "DNS:localhost",
+        "DNS:kubernetes",
+        "DNS:kubernetes.default",
+        "DNS:kubernetes.default.svc",
+        "DNS:kubernetes.default.svc.cluster.local",
+    ]
+    _signed_cert(pki, "apiserver", "/CN=kube-apiserver", "serverAuth", apiserver_names)
+    # kwok's kubelet-like server (logs): the apiserver checks it against the CA and the node's
+    # InternalIP (127.0.0.1), as it checks a kubelet with --kubelet-certificate-authority.
+    _signed_cert(pki, "kwok", "/CN=kwok-kubelet", "serverAuth", ["IP:127.0.0.1", "DNS:localhost"])
     # system:masters: the admin bypasses RBAC, as kind's admin does.
-    _openssl("req", "-x509", *ec, "-CA", "ca.crt", "-CAkey", "ca.key", "-keyout", "admin.key",
-             "-out", "admin.crt", "-days", "30", "-subj", "/O=system:masters/CN=autonomy-admin",
-             "-addext", "extendedKeyUsage=clientAuth", cwd=pki)
-    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-out", "sa.key", cwd=pki)
+    _signed_cert(pki, "admin", "/O=system:masters/CN=autonomy-admin", "clientAuth")
+    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "sa.key", cwd=pki)
     _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+
+
+_EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+
+def _signed_cert(pki: Path, name: str, subject: str, usage: str, alt_names: Sequence[str] = ()) -> None:
+    """`<name>.crt` and `<name>.key` in `pki`, signed by the test CA, for `usage` (serverAuth/clientAuth)."""
+    extensions = ["-addext", f"extendedKeyUsage={usage}"]
+    if alt_names:
+        extensions += ["-addext", f"subjectAltName={','.join(alt_names)}"]
+    _openssl("req", "-x509", *_EC_KEY, "-CA", "ca.crt", "-CAkey", "ca.key", "-keyout", f"{name}.key",
+             "-out", f"{name}.crt", "-days", "30", "-subj", subject, *extensions, cwd=pki)  # fmt: skip
 
 
 def write_kubeconfig(path: Path, server: str, pki: Path) -> None:
@@ -198,21 +220,25 @@ def write_kubeconfig(path: Path, server: str, pki: Path) -> None:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "autonomy-test",
-                      "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")}}],
-        "users": [{"name": "autonomy-admin",
-                   "user": {"client-certificate-data": b64("admin.crt"),
-                            "client-key-data": b64("admin.key")}}],
-        "contexts": [{"name": "autonomy-test",
-                      "context": {"cluster": "autonomy-test", "user": "autonomy-admin"}}],
+        "clusters": [
+            {"name": "autonomy-test", "cluster": {"server": server, "certificate-authority-data": b64("ca.crt")}}
+        ],
+        "users": [
+            {
+                "name": "autonomy-admin",
+                "user": {"client-certificate-data": b64("admin.crt"), "client-key-data": b64("admin.key")},
+            }
+        ],
+        "contexts": [{"name": "autonomy-test", "context": {"cluster": "autonomy-test", "user": "autonomy-admin"}}],
         "current-context": "autonomy-test",
     }
     path.write_text(json.dumps(config, indent=2))
     path.chmod(0o600)
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.1,
-             alive: Callable[[], None] | None = None) -> None:
+def wait_for(
+    what: str, check: Callable[[], bool], timeout: float, interval: float = 0.1, alive: Callable[[], None] | None = None
+) -> None:
     """Poll `check` until it holds; `alive` raises early when a process it depends on has died."""
     deadline = time.monotonic() + timeout
     while True:
@@ -368,64 +394,143 @@ class ControlPlane:
         (self.workdir / "logs").mkdir(exist_ok=True)
         pki = self.workdir / "pki"
         make_pki(pki)
-        self.ports = {"etcd": free_port(), "etcd_peer": free_port(), "apiserver": free_port()}
+        # "kubelet": kwok's kubelet-like server, where the apiserver fetches pod logs for every fake node.
+        self.ports = {"etcd": free_port(), "etcd_peer": free_port(), "apiserver": free_port(), "kubelet": free_port()}
         write_kubeconfig(self.kubeconfig, self.server, pki)
 
         etcd_url = f"http://127.0.0.1:{self.ports['etcd']}"
         peer_url = f"http://127.0.0.1:{self.ports['etcd_peer']}"
-        self._spawn("etcd", [
-            str(self.binaries.etcd), "--name=etcd", f"--data-dir={self.workdir / 'etcd'}",
-            f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=etcd={peer_url}", "--unsafe-no-fsync", "--log-level=warn",
-        ])
-        wait_for("etcd /health", lambda: self._etcd_healthy(etcd_url), self._left(deadline),
-                 alive=self._check_alive)
+        self._spawn(
+            "etcd",
+            [
+                str(self.binaries.etcd),
+                "--name=etcd",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=etcd={peer_url}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+        )
+        wait_for("etcd /health", lambda: self._etcd_healthy(etcd_url), self._left(deadline), alive=self._check_alive)
 
-        self._spawn("kube-apiserver", [
-            str(self.binaries.kube_apiserver), f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
-            f"--secure-port={self.ports['apiserver']}",
-            f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
-            f"--client-ca-file={pki / 'ca.crt'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={pki / 'sa.pub'}",
-            f"--service-account-signing-key-file={pki / 'sa.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}", "--authorization-mode=RBAC",
-            "--endpoint-reconciler-type=none", "--allow-privileged=true", "--profiling=false",
-        ])
-        wait_for("kube-apiserver /readyz", lambda: self._get("/readyz") == b"ok",
-                 self._left(deadline), alive=self._check_alive)
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(self.binaries.kube_apiserver),
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.ports['apiserver']}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--authorization-mode=RBAC",
+                "--endpoint-reconciler-type=none",
+                "--allow-privileged=true",
+                "--profiling=false",
+                # `pods/log` goes to the node's kubelet port (kwok's server): by InternalIP, checked
+                # against the test CA. kwok does not authenticate clients, so no kubelet client cert.
+                "--kubelet-preferred-address-types=InternalIP",
+                f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            ],
+        )
+        wait_for(
+            "kube-apiserver /readyz",
+            lambda: self._get("/readyz") == b"ok",
+            self._left(deadline),
+            alive=self._check_alive,
+        )
 
         scheduler_config = self.workdir / "scheduler.yaml"
-        scheduler_config.write_text(json.dumps({
-            "apiVersion": "kubescheduler.config.k8s.io/v1",
-            "kind": "KubeSchedulerConfiguration",
-            "clientConnection": {"kubeconfig": str(self.kubeconfig)},
-            "leaderElection": {"leaderElect": False},
-        }))
-        self._spawn("kube-controller-manager", [
-            str(self.binaries.kube_controller_manager), f"--kubeconfig={self.kubeconfig}",
-            f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}",
-            "--leader-elect=false", "--secure-port=0", "--use-service-account-credentials=false",
-            f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}", "--profiling=false",
-        ])
-        self._spawn("kube-scheduler", [
-            str(self.binaries.kube_scheduler), f"--config={scheduler_config}", "--secure-port=0",
-            "--profiling=false",
-        ])
-        self._spawn("kwok", [
-            str(self.binaries.kwok), f"--kubeconfig={self.kubeconfig}", "--manage-all-nodes=false",
-            f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
-            f"--cidr={POD_CIDR}", "--node-ip=127.0.0.1", "--node-lease-duration-seconds=40",
-        ])
+        scheduler_config.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "kubescheduler.config.k8s.io/v1",
+                    "kind": "KubeSchedulerConfiguration",
+                    "clientConnection": {"kubeconfig": str(self.kubeconfig)},
+                    "leaderElection": {"leaderElect": False},
+                }
+            )
+        )
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(self.binaries.kube_controller_manager),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                "--leader-elect=false",
+                "--secure-port=0",
+                "--use-service-account-credentials=false",
+                f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+                f"--cluster-signing-key-file={pki / 'ca.key'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--profiling=false",
+            ],
+        )
+        self._spawn(
+            "kube-scheduler",
+            [
+                str(self.binaries.kube_scheduler),
+                f"--config={scheduler_config}",
+                "--secure-port=0",
+                "--profiling=false",
+            ],
+        )
+        # kwok watches Logs/ClusterLogs only if their CRDs are served when it starts.
+        self.kubectl("apply", "--server-side", "-f", str(KWOK_LOGS_CRDS))
+        self.kubectl("wait", "--for=condition=Established", *(f"crd/{c}" for c in KWOK_LOGS_CRD_NAMES),
+                     f"--timeout={self._left(deadline):.0f}s")  # fmt: skip
+        kubelet = self.ports["kubelet"]
+        self._spawn(
+            "kwok",
+            [
+                str(self.binaries.kwok),
+                f"--kubeconfig={self.kubeconfig}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
+                f"--cidr={POD_CIDR}",
+                "--node-ip=127.0.0.1",
+                "--node-lease-duration-seconds=40",
+                # The kubelet-like server: container logs of the files named by Logs/ClusterLogs
+                # resources. --node-port puts the port in each node's status.daemonEndpoints.
+                f"--node-port={kubelet}",
+                f"--server-address=127.0.0.1:{kubelet}",
+                f"--tls-cert-file={pki / 'kwok.crt'}",
+                f"--tls-private-key-file={pki / 'kwok.key'}",
+                "--enable-crds=Logs,ClusterLogs",
+            ],
+        )
         self._apply_fake_nodes()
-        wait_for(f"{self.nodes} fake node(s) Ready and untainted", self._nodes_ready,
-                 self._left(deadline), interval=0.2, alive=self._check_alive)
+        wait_for(
+            f"{self.nodes} fake node(s) Ready, untainted, with their kubelet port",
+            self._nodes_ready,
+            self._left(deadline),
+            interval=0.2,
+            alive=self._check_alive,
+        )
+        wait_for(
+            "kwok's kubelet server",
+            lambda: self._kubelet_healthy(kubelet),
+            self._left(deadline),
+            alive=self._check_alive,
+        )
         default_sa = "/api/v1/namespaces/default/serviceaccounts/default"
-        wait_for("the `default` ServiceAccount", lambda: self._exists(default_sa),
-                 self._left(deadline), interval=0.2, alive=self._check_alive)
+        wait_for(
+            "the `default` ServiceAccount",
+            lambda: self._exists(default_sa),
+            self._left(deadline),
+            interval=0.2,
+            alive=self._check_alive,
+        )
 
     # ---- pieces
 
@@ -433,8 +538,12 @@ class ControlPlane:
         log = self.workdir / "logs" / f"{name}.log"
         with log.open("ab") as out:
             popen = subprocess.Popen(
-                list(argv), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=self.workdir, start_new_session=True,
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,
                 preexec_fn=None if self.detached else _die_with_parent,
             )
         self.components.append(Component(name=name, pid=popen.pid, log=log, popen=popen))
@@ -445,8 +554,7 @@ class ControlPlane:
             if not component.running():
                 tail = component.log.read_text(errors="replace").splitlines()[-15:]
                 raise ControlPlaneError(
-                    f"{component.name} exited during start-up; last lines of {component.log}:\n  "
-                    + "\n  ".join(tail)
+                    f"{component.name} exited during start-up; last lines of {component.log}:\n  " + "\n  ".join(tail)
                 )
 
     @staticmethod
@@ -468,6 +576,11 @@ class ControlPlane:
         with urllib.request.urlopen(self.server + path, context=self._ssl_context(), timeout=5) as response:
             return bytes(response.read())
 
+    def _kubelet_healthy(self, port: int) -> bool:
+        context = ssl.create_default_context(cafile=str(self.workdir / "pki" / "ca.crt"))
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/healthz", context=context, timeout=2) as response:
+            return bool(response.status == 200)
+
     def _exists(self, path: str) -> bool:
         try:
             self._get(path)
@@ -479,18 +592,25 @@ class ControlPlane:
 
     def _apply_fake_nodes(self) -> None:
         resources = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
-        items = [{
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": name,
-                "annotations": {FAKE_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                           "kubernetes.io/arch": "amd64", "type": "kwok"},
-            },
-            "spec": {},
-            "status": {"allocatable": resources, "capacity": resources},
-        } for name in self.fake_nodes]
+        items = [
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "annotations": {FAKE_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "type": "kwok",
+                    },
+                },
+                "spec": {},
+                "status": {"allocatable": resources, "capacity": resources},
+            }
+            for name in self.fake_nodes
+        ]
         manifest = json.dumps({"apiVersion": "v1", "kind": "List", "items": items})
         self.kubectl("apply", "-f", "-", input=manifest)
 
@@ -501,15 +621,24 @@ class ControlPlane:
             conditions = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
             taints = node["spec"].get("taints", [])
             blocking = [t for t in taints if t["effect"] in ("NoSchedule", "NoExecute")]
-            if conditions.get("Ready") == "True" and not blocking:
+            port = node["status"].get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port")
+            if conditions.get("Ready") == "True" and not blocking and port == self.ports["kubelet"]:
                 ready += 1
         return ready >= self.nodes
 
     def kubectl(self, *args: str, input: str | None = None) -> str:
         result = subprocess.run(
-            [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}",
-             f"--cache-dir={self.workdir / 'kube-cache'}", *args],
-            input=input, capture_output=True, text=True, check=False, timeout=60,
+            [
+                str(self.binaries.kubectl),
+                f"--kubeconfig={self.kubeconfig}",
+                f"--cache-dir={self.workdir / 'kube-cache'}",
+                *args,
+            ],
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
         )
         if result.returncode != 0:
             raise ControlPlaneError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
@@ -554,12 +683,11 @@ def _up(workdir: Path, nodes: int, detached: bool) -> ControlPlane:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "run"])
-    parser.add_argument("--dir", type=Path, default=DEFAULT_CLUSTER_DIR,
-                        help="working directory (default: %(default)s)")
+    parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_CLUSTER_DIR, help="working directory (default: %(default)s)"
+    )
     parser.add_argument("--nodes", type=int, default=1, help="number of fake kwok nodes (default: 1)")
     args = parser.parse_args(argv)
     workdir: Path = args.dir.resolve()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parent.parent.parent
@@ -48,3 +51,53 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class FollowedOutput:
+    """A command whose stdout is read line by line as it comes (`kubectl logs -f`, say), so a test can
+    wait a bounded time for a line instead of blocking on a pipe forever."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)  # end of output
+
+    def wait_for(self, wanted: Callable[[str], bool], timeout: float) -> str:
+        """The first line (after those already taken) for which `wanted` holds; AssertionError after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                self.lines.put(None)
+                raise AssertionError(f"output ended (exit {self.process.wait()}) before the line; got {self.seen}")
+            self.seen.append(line)
+            if wanted(line):
+                return line
+        raise AssertionError(f"no such line after {timeout:.0f} s; got {self.seen}")
+
+    def stop(self) -> str:
+        """Stop the command (SIGTERM, then SIGKILL) and return its stderr."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.reader.join(5)  # it reads to the end of the output before the pipe is closed
+        stderr = self.process.stderr.read() if self.process.stderr is not None else ""
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+        return stderr

@@ -78,9 +78,7 @@ class Kube:
         self.ext: Any = client.ApiextensionsV1Api(api)
 
     @classmethod
-    def connect(
-        cls, settings: UserConfig, *, context: str | None = None, namespace: str | None = None
-    ) -> Kube:
+    def connect(cls, settings: UserConfig, *, context: str | None = None, namespace: str | None = None) -> Kube:
         kubeconfig = kubeconfig_path(settings.kubeconfig)
         chosen = context or settings.context
         try:
@@ -185,9 +183,7 @@ class Kube:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                obj: dict[str, Any] = self.custom.get_cluster_custom_object(
-                    GROUP, VERSION, "clusters", cluster_name
-                )
+                obj: dict[str, Any] = self.custom.get_cluster_custom_object(GROUP, VERSION, "clusters", cluster_name)
             except ApiException as error:
                 raise _api_error(error, f"reading Cluster {cluster_name}") from error
             if obj.get("status", {}).get("clusterId"):
@@ -207,9 +203,7 @@ class Kube:
             if all_namespaces:
                 result = self.custom.list_cluster_custom_object(GROUP, VERSION, "zones")
             else:
-                result = self.custom.list_namespaced_custom_object(
-                    GROUP, VERSION, self.target.namespace, "zones"
-                )
+                result = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.target.namespace, "zones")
         except ApiException as error:
             raise _api_error(error, "listing Zones") from error
         items: list[dict[str, Any]] = result.get("items", [])
@@ -231,8 +225,14 @@ class Kube:
         name = manifest["metadata"]["name"]
         try:
             response = self.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, self.target.namespace, "zones", name, manifest,
-                field_manager=FIELD_MANAGER, force=True,
+                GROUP,
+                VERSION,
+                self.target.namespace,
+                "zones",
+                name,
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
                 _content_type="application/apply-patch+yaml",
                 _preload_content=False,  # the client cannot deserialize apply responses itself
             )
@@ -286,9 +286,7 @@ class Kube:
     def zone_pods(self, zone: str, pod: str | None = None) -> list[Any]:
         selector = f"{ZONE_LABEL}={zone}" + (f",{POD_LABEL}={pod}" if pod else "")
         try:
-            pods: list[Any] = self.core.list_namespaced_pod(
-                self.target.namespace, label_selector=selector
-            ).items
+            pods: list[Any] = self.core.list_namespaced_pod(self.target.namespace, label_selector=selector).items
         except ApiException as error:
             raise _api_error(error, f"listing pods of zone {zone}") from error
         return sorted(pods, key=lambda p: p.metadata.name)
@@ -315,13 +313,16 @@ class Kube:
         except ApiException as error:
             raise _api_error(error, f"reading logs of {pod}/{container}") from error
         buffer = b""
-        for chunk in response.stream(1024):
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                yield line.decode(errors="replace")
-        if buffer:
-            yield buffer.decode(errors="replace")
+        try:
+            for chunk in response.stream(1024):  # each chunk as it arrives: log responses are chunked
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    yield line.decode(errors="replace")
+            if buffer:
+                yield buffer.decode(errors="replace")
+        finally:
+            response.release_conn()
 
 
 def _api_error(error: ApiException, doing: str) -> CliError:

@@ -17,9 +17,7 @@ from autonomy.cli.exits import CliError, Exit
 from autonomy.cli.kube import Kube, contexts
 from autonomy.cli.output import OutputFormat, err_console, print_data, print_fields
 
-cluster_app = typer.Typer(
-    help="Enroll this machine with a Kubernetes cluster, and show it.", no_args_is_help=True
-)
+cluster_app = typer.Typer(help="Enroll this machine with a Kubernetes cluster, and show it.", no_args_is_help=True)
 
 
 def _chart_path() -> Path | None:
@@ -34,17 +32,11 @@ def _chart_path() -> Path | None:
 @handles_errors
 def enroll(
     context: Annotated[str | None, typer.Option("--context", help="Kubernetes context to use")] = None,
-    kubeconfig: Annotated[
-        str | None, typer.Option("--kubeconfig", envvar="KUBECONFIG", help="kubeconfig file")
-    ] = None,
+    kubeconfig: Annotated[str | None, typer.Option("--kubeconfig", envvar="KUBECONFIG", help="kubeconfig file")] = None,
     namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace for zones")] = None,
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt")] = False,
-    install: Annotated[
-        bool, typer.Option("--install", help="helm install the operator chart if missing")
-    ] = False,
-    chart: Annotated[
-        Path | None, typer.Option("--chart", help="Chart to install (default: charts/autonomy)")
-    ] = None,
+    install: Annotated[bool, typer.Option("--install", help="helm install the operator chart if missing")] = False,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Chart to install (default: charts/autonomy)")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the Cluster id")] = 60.0,
 ) -> None:
     """Point the CLI at a Kubernetes context, check the operator, and record the Cluster's id."""
@@ -76,9 +68,9 @@ def enroll(
         operators = kube.operator_deployments()
     if missing:
         raise CliError(
-            f"the cluster has no {', '.join(missing)}",
+            f"the cluster of context {context} has no autonomy CRDs ({', '.join(missing)})",
             Exit.CLUSTER,
-            details=["install the operator: `autonomy cluster enroll --install`"],
+            details=["run `autonomy cluster enroll --install` to install them and the operator with helm"],
         )
     if not operators:
         err_console.print(

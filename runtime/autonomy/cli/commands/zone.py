@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
+from urllib3.exceptions import HTTPError as Urllib3Error
 
 from autonomy.cli import deploy as deploying
 from autonomy.cli import userconfig
@@ -24,9 +26,7 @@ from autonomy.cli.output import OutputFormat, err_console, is_terminal, print_da
 from autonomy.cli.project import load_project, load_secrets
 from autonomy.spec import secret_name as spec_secret_name
 
-zone_app = typer.Typer(
-    help="Deploy, inspect, and run zones (apps described by autonomy.yaml).", no_args_is_help=True
-)
+zone_app = typer.Typer(help="Deploy, inspect, and run zones (apps described by autonomy.yaml).", no_args_is_help=True)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", "--zone-config", "-f", help="Path to autonomy.yaml (default: ./)")
@@ -34,9 +34,7 @@ ConfigOpt = Annotated[
 SecretsOpt = Annotated[
     Path | None, typer.Option("--secrets", "--secrets-config", help="Secrets file (default: ./secrets.yaml)")
 ]
-ContextOpt = Annotated[
-    str | None, typer.Option("--context", help="Kubernetes context (default: enrolled one)")
-]
+ContextOpt = Annotated[str | None, typer.Option("--context", help="Kubernetes context (default: enrolled one)")]
 NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace of the zones")]
 OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format")]
 
@@ -55,9 +53,7 @@ def deploy(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds --wait waits")] = 300.0,
     no_cache: Annotated[
         bool,
-        typer.Option(
-            "--no-cache", envvar="AUTONOMY_DOCKER_NO_CACHE", help="Build images without Docker's cache"
-        ),
+        typer.Option("--no-cache", envvar="AUTONOMY_DOCKER_NO_CACHE", help="Build images without Docker's cache"),
     ] = False,
     registry: Annotated[
         str | None, typer.Option("--registry", help="Push images here (default: the Cluster's registry)")
@@ -230,9 +226,7 @@ def _printer_columns(kube: Kube) -> list[tuple[str, str, str]]:
 @zone_app.command()
 @handles_errors
 def delete(
-    name: Annotated[
-        str | None, typer.Argument(help="Zone name (default: the one in ./autonomy.yaml)")
-    ] = None,
+    name: Annotated[str | None, typer.Argument(help="Zone name (default: the one in ./autonomy.yaml)")] = None,
     all_zones: Annotated[bool, typer.Option("--all", help="Delete every zone in the namespace")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
     config: ConfigOpt = None,
@@ -272,10 +266,13 @@ def logs(
     name: Annotated[str | None, typer.Argument(help="Zone name (default: from ./autonomy.yaml)")] = None,
     pod: Annotated[str | None, typer.Option("--pod", "-p", help="Only this pod (e.g. main-pod)")] = None,
     container: Annotated[str | None, typer.Option("--container", "-c", help="Only this container")] = None,
-    follow: Annotated[bool, typer.Option("--follow/--no-follow", "-f")] = False,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", "-f", help="Keep printing new lines")] = False,
     tail: Annotated[int, typer.Option("--tail", help="Lines from the end (-1: all)")] = -1,
     since: Annotated[str | None, typer.Option("--since", help="Only newer lines, e.g. 5m")] = None,
-    config: ConfigOpt = None,
+    # Not ConfigOpt: its `-f` is `--follow` here, as in `kubectl logs -f`.
+    config: Annotated[
+        Path | None, typer.Option("--config", "--zone-config", help="Path to autonomy.yaml (default: ./)")
+    ] = None,
     context: ContextOpt = None,
     namespace: NamespaceOpt = None,
 ) -> None:
@@ -286,32 +283,32 @@ def logs(
     pods = kube.zone_pods(zone, pod)
     if not pods:
         raise CliError(
-            f"zone {zone} has no pods"
-            + (f" of {pod}" if pod else "")
-            + f" in namespace {kube.target.namespace}",
+            f"zone {zone} has no pods" + (f" of {pod}" if pod else "") + f" in namespace {kube.target.namespace}",
             Exit.NOT_FOUND,
         )
     streams = [
-        (p.metadata.name, c.name)
-        for p in pods
-        for c in p.spec.containers
-        if container is None or c.name == container
+        (p.metadata.name, c.name) for p in pods for c in p.spec.containers if container is None or c.name == container
     ]
     if not streams:
         raise CliError(f"no container {container!r} in zone {zone}", Exit.NOT_FOUND)
     printer = LogPrinter(sys.stdout)
     for pod_name, c_name in streams:
         printer.register(f"{pod_name}/{c_name}")
+    # One thread per stream; the main thread prints, so lines never interleave mid-line.
     lines: queue.Queue[tuple[str, str] | None] = queue.Queue()
+    failed: list[str] = []
 
     def pump(pod_name: str, c_name: str) -> None:
+        label = f"{pod_name}/{c_name}"
         try:
             for line in kube.stream_logs(
                 pod_name, c_name, follow=follow, tail=tail if tail >= 0 else None, since_seconds=since_seconds
             ):
-                lines.put((f"{pod_name}/{c_name}", line))
+                lines.put((label, line))
         except CliError as error:
-            lines.put((f"{pod_name}/{c_name}", f"<{error.message}>"))
+            _stream_failed(failed, label, error.message)
+        except (Urllib3Error, OSError) as error:  # the connection dropped mid-stream
+            _stream_failed(failed, label, f"log stream broke: {error}")
         finally:
             lines.put(None)
 
@@ -324,6 +321,15 @@ def logs(
             open_streams -= 1
         else:
             printer.line(*item)
+    if failed:
+        # The other streams were printed; scripts still learn that some logs are missing.
+        raise CliError(f"no logs from {len(failed)} of {len(streams)} containers: {', '.join(failed)}")
+
+
+def _stream_failed(failed: list[str], label: str, message: str) -> None:
+    """Report a stream's failure on stderr at once (stdout carries log lines only)."""
+    failed.append(label)
+    err_console.print(f"[yellow]{escape(label)}:[/] {escape(message)}")
 
 
 @zone_app.command()
