@@ -105,6 +105,15 @@ class DevRun:
             self._log_file.close()
         return code
 
+    def wait_output(self, *texts: str, timeout: float = 30) -> str:
+        """The output once it holds every one of `texts` (zone dev prints a node's lines as they come)."""
+        deadline = time.monotonic() + timeout
+        while not all(text in (output := self.output()) for text in texts):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not all of {texts} in the output within {timeout} s:\n{output}")
+            time.sleep(0.1)
+        return output
+
     def wait_none_left(self, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while self.marked_pids():
@@ -182,11 +191,7 @@ def script_agent_example(script: Any) -> None:
 def ask_agent_example(run: DevRun, script: Any, timeout: float = 60) -> None:
     """Ask the agent over HTTP once its node and its MCP server are up; check what reached the model."""
     run.wait_for("/readyz", lambda r: r.status_code == 200, timeout=timeout)
-    deadline = time.monotonic() + timeout
-    while "Uvicorn running on" not in run.output():  # the MCP server (main-pod/tools) listens
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the MCP server did not start:\n{run.output()}")
-        time.sleep(0.1)
+    run.wait_output("Uvicorn running on", timeout=timeout)  # the MCP server (main-pod/tools) listens
     response = httpx.post(f"http://127.0.0.1:{run.port}/agents/helper", json={"message": QUESTION}, timeout=60)
     assert response.status_code == 200, response.text
     words = len(NOTE.split())

@@ -146,7 +146,7 @@ def test_each_pod_clone_is_one_network_namespace(docker_engine: DockerEngine, no
         local = {env["NODE"] for env in run.marked_pids().values() if env.get("AUTONOMY_TRANSPORT_HOST") in gateway}
         assert local == {"pods-local-pod-0", "pods-local-pod-1"}
         assert "3 pod(s) in Docker" in run.output()
-        assert re.search(r"^runner-pod/web\[1\] +\| ", run.output(), re.MULTILINE)  # the sidecars' logs too
+        run.wait_output("\nrunner-pod/web[1] ")  # the sidecars' logs too, prefixed by pod, container and clone
 
         assert run.stop(signal.SIGINT) == 0
         run.wait_none_left()
