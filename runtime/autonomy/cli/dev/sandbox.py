@@ -77,7 +77,7 @@ class DockerRun:
         return [*argv, process.docker_image, *process.argv], env
 
 
-async def docker(*argv: str, timeout: float = 60) -> tuple[int, str]:
+async def run_docker(*argv: str, timeout: float = 60) -> tuple[int, str]:
     """Run a docker command; (exit code, stdout and stderr)."""
     process = await asyncio.create_subprocess_exec(
         *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL
@@ -93,10 +93,10 @@ async def docker(*argv: str, timeout: float = 60) -> tuple[int, str]:
 
 async def create_network(run: DockerRun) -> str:
     """Create the zone's network; its gateway address (the host's address on it)."""
-    code, out = await docker(*run.network_create_argv())
+    code, out = await run_docker(*run.network_create_argv())
     if code != 0:
         raise RuntimeError(f"docker network create {run.network} failed: {out}")
-    code, out = await docker(
+    code, out = await run_docker(
         run.docker, "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}", run.network
     )
     gateway = out.split()[0] if code == 0 and out.split() else ""
@@ -113,7 +113,7 @@ async def sandbox_address(run: DockerRun, sandbox: str, timeout: float = 30) -> 
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        code, out = await docker(run.docker, "inspect", "--format", template, sandbox)
+        code, out = await run_docker(run.docker, "inspect", "--format", template, sandbox)
         if code == 0 and out:
             return out
         await asyncio.sleep(0.1)
@@ -123,16 +123,16 @@ async def sandbox_address(run: DockerRun, sandbox: str, timeout: float = 30) -> 
 async def remove_containers(run: DockerRun, names: list[str] | None = None) -> None:
     """Remove the named containers, or every container of the run."""
     if names is None:
-        code, out = await docker(run.docker, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run.run_id}")
+        code, out = await run_docker(run.docker, "ps", "-aq", "--filter", f"label={RUN_LABEL}={run.run_id}")
         names = out.split() if code == 0 else []
     if names:
-        await docker(run.docker, "rm", "-f", *names)
+        await run_docker(run.docker, "rm", "-f", *names)
 
 
 async def remove_run(run: DockerRun) -> None:
     """Remove every container of the run, then its network."""
     await remove_containers(run)
-    await docker(run.docker, "network", "rm", run.network)
+    await run_docker(run.docker, "network", "rm", run.network)
 
 
 async def reap_leftovers(docker_program: str = "docker") -> list[str]:
@@ -143,12 +143,12 @@ async def reap_leftovers(docker_program: str = "docker") -> list[str]:
         listing += ["--format", f'{{{{.ID}}}} {{{{.Label "{OWNER_LABEL}"}}}}']
         if kind == "container":
             listing.insert(3, "-a")
-        code, out = await docker(*listing)
+        code, out = await run_docker(*listing)
         if code != 0:
             continue
         dead = [ident for ident, _, owner in (line.partition(" ") for line in out.splitlines()) if not _alive(owner)]
         if dead:
-            await docker(docker_program, kind, "rm", *(["-f"] if kind == "container" else []), *dead)
+            await run_docker(docker_program, kind, "rm", *(["-f"] if kind == "container" else []), *dead)
             removed += dead
     return removed
 
