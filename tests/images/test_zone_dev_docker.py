@@ -231,9 +231,13 @@ def _id(docker: DockerEngine, name: str) -> str:
 
 
 def _remove_zone(docker: DockerEngine, zone: str) -> None:
-    """Whatever a failed test left of `zone` in Docker."""
+    """Whatever a failed test left of `zone` in Docker, and the images zone dev built for it (it keeps
+    them for quick rebuilds; here they would only hold on to node images of earlier sources)."""
     left = docker_objects(zone)
     if left["containers"]:
         docker.run("rm", "-f", *left["containers"], check=False)
     for network in left["networks"]:
         docker.run("network", "rm", network, check=False)
+    images = docker.run("image", "ls", "--format", "{{.Repository}}", f"autonomy-dev-{zone}-*", check=False)
+    if images.stdout.split():
+        docker.run("image", "rm", *images.stdout.split(), check=False)
