@@ -36,8 +36,7 @@ def test_fanout_answers_with_work_from_every_runner_clone(runs: list[DevRun]) ->
     assert {env["AUTONOMY_DISCOVERY"] for env in envs.values()} == {"local"}
     assert len({env["AUTONOMY_REGISTRY_DIR"] for env in envs.values()}) == 1
     assert envs["fanout-main-pod-0"]["DEFAULT_PORT_HTTP"] == str(run.port)
-    output = run.output()
-    assert "runner-pod/runner[2] |" in output and "main-pod/main" in output  # prefixed logs of every clone
+    run.wait_output("runner-pod/runner[2] |", "main-pod/main")  # prefixed logs of every clone
 
     assert run.stop(signal.SIGINT) == 0
     run.wait_none_left()

@@ -209,9 +209,10 @@ def build_app(script: Script) -> FastAPI:
 class ScriptedLLM:
     """Runs the scripted server in a thread of the test process; `base_url` ends in `/v1`."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.script = Script()
-        config = uvicorn.Config(build_app(self.script), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        self.host = host  # another address when containers must reach it (their gateway to the host)
+        config = uvicorn.Config(build_app(self.script), host=host, port=0, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.port = 0
@@ -228,11 +229,11 @@ class ScriptedLLM:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{self.host}:{self.port}/v1"
 
     @property
     def anthropic_base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -1,17 +1,23 @@
 """Local discovery: node processes on one machine announce themselves in a shared directory.
 
-Each node writes `<name>.json` (name, pod, host, port, pid) atomically when it starts and removes it
-when it stops. Readers skip entries whose process is gone, so a node killed with SIGKILL drops out on
-the next read, and a restarted node simply overwrites its entry with its new port.
+Each node writes `<name>.json` (name, pod, host, port, pid) atomically when it starts, holds an
+exclusive `flock` on it while it lives, and removes it when it stops. Readers skip entries nobody
+holds locked: the kernel drops the lock when the process dies, however it dies (SIGKILL included).
+A lock, not a pid, because `zone dev` runs some nodes in Docker containers (their own pid
+namespaces) that share the directory through a bind mount; a lock on the inode is seen by all.
+A restarted node simply replaces its entry with its new address.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from autonomy.discovery.base import NodeInfo
 
@@ -23,19 +29,29 @@ def default_registry_dir(cluster: str, zone: str) -> Path:
     return Path(base) / f"autonomy-{os.getuid()}" / f"{cluster or 'local'}-{zone or 'default'}"
 
 
-def _alive(pid: int) -> bool:
+def _read_live(path: Path) -> dict[str, Any] | None:
+    """The entry at `path` if its node still holds it locked, else None."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (killed, not yet reaped by its parent) is not alive for our purposes.
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
     try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().split(b") ", 1)[1][:1] != b"Z"
-    except (OSError, IndexError):
-        return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass  # its node holds it: alive
+        else:
+            return None  # nobody holds it: its node is gone
+        entry: dict[str, Any] = json.loads(os.read(fd, 1 << 16))
+        return entry
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+
+
+def _info(entry: dict[str, Any]) -> NodeInfo:
+    return NodeInfo(str(entry["name"]), str(entry["pod"]), str(entry["host"]), int(entry["port"]))
 
 
 class LocalDiscovery:
@@ -44,26 +60,34 @@ class LocalDiscovery:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._me: NodeInfo | None = None
+        self._fd: int | None = None  # the open, locked entry
 
     async def start(self, me: NodeInfo) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._me = me
         entry = {"name": me.name, "pod": me.pod, "host": me.host, "port": me.port, "pid": os.getpid()}
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
-        with os.fdopen(fd, "w") as file:
-            json.dump(entry, file)
-        os.replace(tmp, self._path(me.name))
+        try:
+            os.fchmod(fd, 0o644)  # readable by nodes running as other users (containers)
+            os.write(fd, json.dumps(entry).encode())
+            # Locked before it is visible, so no reader ever sees it unlocked while this node lives.
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.replace(tmp, self._path(me.name))
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self._me, self._fd = me, fd
 
     async def stop(self) -> None:
-        if self._me is not None:
-            path = self._path(self._me.name)
-            try:
-                entry = json.loads(path.read_text())
-                if entry.get("pid") == os.getpid():  # never remove a restarted twin's entry
-                    path.unlink()
-            except (OSError, ValueError):
-                pass
-            self._me = None
+        if self._me is None or self._fd is None:
+            return
+        path = self._path(self._me.name)
+        with contextlib.suppress(OSError):
+            if os.stat(path).st_ino == os.fstat(self._fd).st_ino:  # never remove a restarted twin's entry
+                path.unlink()
+        os.close(self._fd)
+        self._me, self._fd = None, None
 
     def _path(self, name: str) -> Path:
         return self.directory / f"{name}.json"
@@ -75,21 +99,18 @@ class LocalDiscovery:
         except OSError:
             return found
         for path in paths:
+            entry = _read_live(path)
+            if entry is None:
+                continue
             try:
-                entry = json.loads(path.read_text())
-                if not _alive(int(entry["pid"])):
-                    continue
-                found.append(NodeInfo(str(entry["name"]), str(entry["pod"]), str(entry["host"]),
-                                      int(entry["port"])))
-            except (OSError, ValueError, KeyError, TypeError):
+                found.append(_info(entry))
+            except (ValueError, KeyError, TypeError):
                 logger.debug("skipping unreadable registry entry %s", path)
         return found
 
     async def resolve(self, name: str) -> NodeInfo | None:
+        entry = _read_live(self._path(name))
         try:
-            entry = json.loads(self._path(name).read_text())
-        except (OSError, ValueError):
+            return _info(entry) if entry is not None else None
+        except (ValueError, KeyError, TypeError):
             return None
-        if not _alive(int(entry.get("pid", 0))):
-            return None
-        return NodeInfo(str(entry["name"]), str(entry["pod"]), str(entry["host"]), int(entry["port"]))

@@ -1,13 +1,15 @@
 """An MCP tool server (SSE on localhost:8001) beside the agent's node, in the same pod."""
 
-from mcp.server.fastmcp import FastMCP
+import os
+
+from mcp.server.mcpserver import MCPServer
 
 NOTES = {
     "deployments": "Deploy with autonomy zone deploy --wait; it builds images and applies the Zone.",
     "on-call": "The on-call engineer rotates every Monday at 09:00 UTC.",
 }
 
-server = FastMCP("notes", host="127.0.0.1", port=8001)
+server = MCPServer("notes")
 
 
 @server.tool()
@@ -17,4 +19,5 @@ def lookup_note(topic: str) -> str:
 
 
 if __name__ == "__main__":
-    server.run(transport="sse")
+    # Only the pod's own containers reach it: it listens on the pod's localhost.
+    server.run("sse", host="127.0.0.1", port=int(os.environ.get("NOTES_MCP_PORT", "8001")))

@@ -340,7 +340,18 @@ def dev(
     port: Annotated[int, typer.Option("--port", help="Port of the public pod's main container")] = 8000,
     host: Annotated[str, typer.Option("--host", help="Address the nodes' HTTP servers bind")] = "127.0.0.1",
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Restart when files change")] = False,
-    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE for every container")] = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", "-e", help="KEY=VALUE for every container (overrides autonomy.yaml)"),
+    ] = None,
+    docker: Annotated[
+        bool,
+        typer.Option(
+            "--docker",
+            help="Run every pod in Docker, as a cluster would (each pod one network namespace, images built "
+            "from images/<name>/); by default only pods with a container that needs Docker run there",
+        ),
+    ] = False,
 ) -> None:
     """Run the zone on this machine, no Kubernetes: every pod and clone, logs prefixed, Ctrl-C stops all."""
     extra = {}
@@ -349,4 +360,4 @@ def dev(
         if not sep or not key:
             raise CliError(f"--env {pair!r}: expected KEY=VALUE", Exit.USAGE)
         extra[key] = value
-    run_dev(DevOptions(config=config, secrets=secrets, port=port, host=host, watch=watch, env=extra))
+    run_dev(DevOptions(config=config, secrets=secrets, port=port, host=host, watch=watch, env=extra, docker=docker))

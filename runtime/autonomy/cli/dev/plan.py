@@ -1,22 +1,36 @@
-"""What `zone dev` runs: one process per container per clone, with a cluster node's environment.
+"""What `zone dev` runs: each clone of each pod, its containers, and the environment a cluster gives them.
 
-The plan is pure data (tested without running anything). Each node container gets what the operator
-injects in a cluster (DESIGN.md section 3 and the BRIEF's node environment): CLUSTER, ZONE, POD,
-NODE=`<zone>-<pod>-<clone>`, POD_IP=127.0.0.1, NAMESPACE, local discovery through one registry
-directory shared by the zone, a free gRPC port, and an HTTP port: `--port` for the public pod's main
-container, a free port for every other node. `secrets.KEY` values come from secrets.yaml.
+The plan is pure data (tested without running anything). Every container gets what the operator
+injects in a cluster (DESIGN.md section 3): CLUSTER, ZONE, POD, NODE=`<zone>-<pod>-<clone>`, POD_IP,
+NAMESPACE, local discovery through one registry directory shared by the zone. `secrets.KEY` values
+come from secrets.yaml; `-e KEY=VALUE` (extra_env) overrides all of it.
 
-Containers built from `images/<name>/` whose Dockerfile runs Python run as local processes with this
-Python (`python main.py` by default); any other image runs with Docker. Docker containers join the
-host's network, so a pod's containers reach each other on localhost as in Kubernetes (in zone dev,
-every pod shares the host's loopback).
+A pod clone runs in one of two ways:
+
+- **Local processes** (the default, fast, no Docker): when every container of the pod is built from
+  `images/<name>/` with a Dockerfile that runs Python (or only a main.py). Containers run with this
+  Python and share the host's loopback, so they reach each other on localhost. The pod's node gets a
+  free HTTP port (the public pod's gets `--port`) and a free gRPC port.
+- **Docker** (when some container needs it, an image like `ghcr.io/...` or a Dockerfile that does
+  not run Python, or with `--docker`): the pod is one network namespace, as in Kubernetes. A
+  sandbox container (the node image running `sleep infinity`, like Kubernetes' pause container)
+  owns it and publishes the node's port 8000 on the host; every container of the pod joins it, so
+  they reach each other on localhost and clones never collide on ports. Containers built from
+  `images/<name>/` are built on the node image as `zone deploy` builds them, and nodes listen on
+  8000 and 50051 as in a cluster. POD_IP is the sandbox's address, known once it runs.
+
+Nodes of Docker pods and of local pods find each other through the registry directory (bind-mounted
+into containers) and talk gRPC across the zone's Docker network: local nodes of such a zone listen on
+the network's gateway address, which containers reach and which is the host's own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import socket
 import sys
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +42,11 @@ from autonomy.cli.exits import CliError, Exit
 DEV_CLUSTER = "local"
 DEV_NAMESPACE = "local"
 SECRET_PREFIX = "secrets."
+#: Where a node of a Docker pod listens, as in a cluster (the operator's HTTP_PORT and TRANSPORT_PORT).
+POD_HTTP_PORT = 8000
+POD_TRANSPORT_PORT = 50051
+#: The Dockerfile of an image folder with only a main.py, when its pod runs in Docker.
+DEFAULT_DOCKERFILE = 'ARG NODE_IMAGE\nFROM ${NODE_IMAGE}\nCOPY . .\nENTRYPOINT ["python", "main.py"]\n'
 
 
 @dataclass(frozen=True)
@@ -38,28 +57,75 @@ class DevProcess:
     pod: str
     container: str
     clone: int
-    argv: list[str]
+    argv: list[str]  # the command (local) or the args after the image (Docker)
     cwd: Path | None
     env: dict[str, str]  # added to (process) or passed as (docker) the environment
     docker_image: str | None = None  # set when it runs with Docker
     docker_name: str | None = None
-    http_port: int | None = None  # the node's HTTP port, when it is a node container
+    http_port: int | None = None  # the node's HTTP port on the host, when it is the pod's node
+    sandbox: str | None = None  # the sandbox container whose network namespace it joins
+    mounts_registry: bool = False  # a container built on the node image: it may be a node
 
     @property
     def is_docker(self) -> bool:
         return self.docker_image is not None
 
 
+@dataclass(frozen=True)
+class DevPod:
+    """One clone of one pod: what Kubernetes runs as one pod."""
+
+    pod: str
+    clone: int
+    label: str  # <pod>[<clone>]
+    processes: list[DevProcess]
+    sandbox: str | None = None  # Docker pods: the container that owns the network namespace
+    http_port: int | None = None  # the node's HTTP port on the host (published from the sandbox)
+
+    @property
+    def in_docker(self) -> bool:
+        return self.sandbox is not None
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    context: Path
+    dockerfile: str | None = None  # the Dockerfile's text when the folder has none
+
+
 @dataclass
 class DevPlan:
     zone: str
-    processes: list[DevProcess] = field(default_factory=list)
+    run_id: str = ""  # names this run's containers and network
+    pods: list[DevPod] = field(default_factory=list)
     public_port: int | None = None
-    images_to_build: dict[str, Path] = field(default_factory=dict)  # docker tag -> build context
+    images_to_build: dict[str, ImageBuild] = field(default_factory=dict)  # docker tag -> build
+
+    @property
+    def processes(self) -> list[DevProcess]:
+        return [p for pod in self.pods for p in pod.processes]
 
     @property
     def needs_docker(self) -> list[DevProcess]:
         return [p for p in self.processes if p.is_docker]
+
+    @property
+    def network(self) -> str | None:
+        """The zone's Docker network, when some pod runs in Docker."""
+        return f"autonomy-dev-{self.zone}-{self.run_id}" if any(p.in_docker for p in self.pods) else None
+
+    def on_network(self, gateway: str) -> DevPlan:
+        """The plan with local nodes listening on the zone network's gateway, so containers reach them."""
+        where = {"POD_IP": gateway, "AUTONOMY_TRANSPORT_HOST": gateway}
+        pods = [
+            pod
+            if pod.in_docker
+            else dataclasses.replace(
+                pod, processes=[dataclasses.replace(p, env={**p.env, **where}) for p in pod.processes]
+            )
+            for pod in self.pods
+        ]
+        return dataclasses.replace(self, pods=pods)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -91,6 +157,19 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+@dataclass(frozen=True)
+class _Container:
+    """A container of the spec, classified: how it would run on its own."""
+
+    name: str
+    image: str
+    env: dict[str, str]
+    args: list[str] | None
+    image_dir: Path | None  # local images
+    local_argv: list[str] | None  # set when it can run as a local process
+    is_node: bool
+
+
 def make_plan(
     spec: Any,
     root: Path,
@@ -102,122 +181,180 @@ def make_plan(
     python: str = sys.executable,
     extra_env: Mapping[str, str] | None = None,
     port_picker: Any = free_port,
+    docker: bool = False,
+    run_id: str | None = None,
 ) -> DevPlan:
+    """The plan of `spec`; `docker=True` runs every pod in Docker (as `--docker` asks)."""
     zone = str(spec.name)
-    plan = DevPlan(zone=zone)
+    plan = DevPlan(zone=zone, run_id=run_id or uuid.uuid4().hex[:8])
     problems: list[str] = []
     pods = list(spec.pods)
-    public_main = _public_main(pods)
+    public = _public_pod(pods)
     for pod_index, pod in enumerate(pods):
+        node_spec = getattr(pod, "node_container", None)
+        containers = [
+            _classify(c, c is node_spec, root, secrets, python, f"pods[{pod_index}].containers[{i}]", problems)
+            for i, c in enumerate(pod.containers)
+        ]
+        in_docker = docker or any(c.local_argv is None for c in containers)
         clones = int(getattr(pod, "clones", None) or 1)
         for clone in range(clones):
-            node = f"{zone}-{pod.name}-{clone}"
-            for c_index, container in enumerate(pod.containers):
-                where = f"pods[{pod_index}].containers[{c_index}]"
-                env = _container_env(container, secrets, where, problems)
-                image = str(container.image)
-                args = _args(container)
-                label = f"{pod.name}/{container.name}" + (f"[{clone}]" if clones > 1 else "")
-                base_env = {
-                    "CLUSTER": DEV_CLUSTER,
-                    "ZONE": zone,
-                    "POD": str(pod.name),
-                    "NODE": node,
-                    "POD_IP": "127.0.0.1",
-                    "NAMESPACE": DEV_NAMESPACE,
-                    "AUTONOMY_DISCOVERY": "local",
-                    "AUTONOMY_REGISTRY_DIR": str(registry_dir),
-                    "AUTONOMY_TRANSPORT_PORT": "0",
-                    "PYTHONUNBUFFERED": "1",
-                    **(extra_env or {}),
-                }
-                is_main = (pod_index, c_index, clone) == public_main
-                if "/" in image:  # a remote image: Docker runs it as it is
-                    plan.processes.append(
-                        DevProcess(
-                            label=label,
-                            pod=str(pod.name),
-                            container=str(container.name),
-                            clone=clone,
-                            argv=list(args or []),
-                            cwd=None,
-                            env={**base_env, **env},
-                            docker_image=image,
-                            docker_name=_docker_name(node, str(container.name)),
-                        )
-                    )
-                    continue
-                image_dir = root / "images" / image
-                dockerfile = image_dir / "Dockerfile"
-                http_port = port if is_main else port_picker(host)
-                node_env = {
-                    **base_env,
-                    "DEFAULT_HOST_HTTP": host,
-                    "DEFAULT_PORT_HTTP": str(http_port),
-                    **env,
-                }
-                if is_main:
-                    plan.public_port = http_port
-                if not image_dir.is_dir():
-                    problems.append(
-                        f"{where}.image: local image {image!r} needs the folder {image_dir} "
-                        "(an image name with no '/' is built from images/<name>/)"
-                    )
-                    continue
-                argv = _local_argv(dockerfile, image_dir, args, python)
-                if argv is not None:
-                    plan.processes.append(
-                        DevProcess(
-                            label=label,
-                            pod=str(pod.name),
-                            container=str(container.name),
-                            clone=clone,
-                            argv=argv,
-                            cwd=image_dir,
-                            env=node_env,
-                            http_port=http_port,
-                        )
-                    )
-                    continue
-                if not dockerfile.exists():
-                    problems.append(f"{where}.image: {image_dir} has neither main.py nor a Dockerfile")
-                    continue
-                tag = f"autonomy-dev-{zone}-{image}"
-                plan.images_to_build[tag] = image_dir
-                plan.processes.append(
-                    DevProcess(
-                        label=label,
-                        pod=str(pod.name),
-                        container=str(container.name),
-                        clone=clone,
-                        argv=list(args or []),
-                        cwd=None,
-                        env=node_env,
-                        docker_image=tag,
-                        docker_name=_docker_name(node, str(container.name)),
-                        http_port=http_port,
-                    )
-                )
+            is_public = pod_index == public and clone == 0
+            args = _PodArgs(zone, str(pod.name), clone, clones, registry_dir, dict(extra_env or {}))
+            if in_docker:
+                http_port = (port if is_public else port_picker(host)) if node_spec is not None else None
+                dev_pod = _docker_pod(args, containers, http_port, plan, problems)
+            else:
+                dev_pod = _local_pod(args, containers, port if is_public else None, host, port_picker)
+            plan.pods.append(dev_pod)
+            if is_public:
+                plan.public_port = dev_pod.http_port
     if problems:
         raise CliError("cannot run this zone locally", Exit.CONFIG, details=problems)
     return plan
 
 
-def _public_main(pods: list[Any]) -> tuple[int, int, int] | None:
-    """(pod, container, clone) whose HTTP port is --port: the public pod's `main` container (or its
-    first local-image container), clone 0. Without a public pod, the pod named main-pod."""
-    candidates = [i for i, p in enumerate(pods) if getattr(p, "public", False)]
-    if not candidates:
-        candidates = [i for i, p in enumerate(pods) if p.name == "main-pod"] or (
-            [0] if len(pods) == 1 else []
+@dataclass(frozen=True)
+class _PodArgs:
+    zone: str
+    pod: str
+    clone: int
+    clones: int
+    registry_dir: Path
+    extra_env: dict[str, str]
+
+    @property
+    def node(self) -> str:
+        return f"{self.zone}-{self.pod}-{self.clone}"
+
+    def label(self, container: str | None = None) -> str:
+        base = self.pod if container is None else f"{self.pod}/{container}"
+        return base + (f"[{self.clone}]" if self.clones > 1 else "")
+
+    def base_env(self) -> dict[str, str]:
+        return {
+            "CLUSTER": DEV_CLUSTER,
+            "ZONE": self.zone,
+            "POD": self.pod,
+            "NODE": self.node,
+            "NAMESPACE": DEV_NAMESPACE,
+            "AUTONOMY_DISCOVERY": "local",
+            "AUTONOMY_REGISTRY_DIR": str(self.registry_dir),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+
+def _local_pod(
+    args: _PodArgs, containers: list[_Container], public_port: int | None, host: str, port_picker: Any
+) -> DevPod:
+    processes: list[DevProcess] = []
+    http_port: int | None = None
+    for c in containers:
+        assert c.local_argv is not None and c.image_dir is not None
+        # Every local container gets its own HTTP port: they share the host's loopback.
+        port = public_port if c.is_node and public_port is not None else port_picker(host)
+        if c.is_node:
+            http_port = port
+        env = {
+            **args.base_env(),
+            "POD_IP": "127.0.0.1",
+            "AUTONOMY_TRANSPORT_PORT": "0",
+            "DEFAULT_HOST_HTTP": host,
+            "DEFAULT_PORT_HTTP": str(port),
+            **c.env,
+            **args.extra_env,
+        }
+        processes.append(
+            DevProcess(
+                label=args.label(c.name),
+                pod=args.pod,
+                container=c.name,
+                clone=args.clone,
+                argv=c.local_argv,
+                cwd=c.image_dir,
+                env=env,
+                http_port=port if c.is_node else None,
+            )
         )
-    for pod_index in candidates:
-        containers = list(pods[pod_index].containers)
-        local = [i for i, c in enumerate(containers) if "/" not in str(c.image)]
-        named = [i for i in local if containers[i].name == "main"]
-        if named or local:
-            return (pod_index, (named or local)[0], 0)
-    return None
+    return DevPod(args.pod, args.clone, args.label(), processes, http_port=http_port)
+
+
+def _docker_pod(
+    args: _PodArgs, containers: list[_Container], http_port: int | None, plan: DevPlan, problems: list[str]
+) -> DevPod:
+    sandbox = f"autonomy-dev-{args.zone}-{args.pod}-{args.clone}-{plan.run_id}"
+    processes: list[DevProcess] = []
+    for c in containers:
+        env = args.base_env()  # POD_IP: the sandbox's address, added when it runs
+        image = c.image
+        if c.image_dir is not None:
+            image = f"autonomy-dev-{args.zone}-{c.image}"
+            dockerfile = c.image_dir / "Dockerfile"
+            plan.images_to_build[image] = ImageBuild(c.image_dir, None if dockerfile.exists() else DEFAULT_DOCKERFILE)
+        if c.is_node:
+            env |= {
+                "DEFAULT_HOST_HTTP": "0.0.0.0",
+                "DEFAULT_PORT_HTTP": str(POD_HTTP_PORT),
+                "AUTONOMY_TRANSPORT_HOST": "0.0.0.0",
+                "AUTONOMY_TRANSPORT_PORT": str(POD_TRANSPORT_PORT),
+            }
+        processes.append(
+            DevProcess(
+                label=args.label(c.name),
+                pod=args.pod,
+                container=c.name,
+                clone=args.clone,
+                argv=list(c.args or []),
+                cwd=None,
+                env={**env, **c.env, **args.extra_env},
+                docker_image=image,
+                docker_name=f"autonomy-dev-{args.zone}-{args.pod}-{args.clone}-{c.name}-{plan.run_id}",
+                http_port=http_port if c.is_node else None,
+                sandbox=sandbox,
+                mounts_registry=c.image_dir is not None,
+            )
+        )
+    return DevPod(args.pod, args.clone, args.label(), processes, sandbox=sandbox, http_port=http_port)
+
+
+def _classify(
+    container: Any,
+    is_node: bool,
+    root: Path,
+    secrets: Mapping[str, str],
+    python: str,
+    where: str,
+    problems: list[str],
+) -> _Container:
+    name, image, args = str(container.name), str(container.image), _args(container)
+    env = _container_env(container, secrets, where, problems)
+    if "/" in image:  # a remote image: Docker runs it as it is
+        return _Container(name, image, env, args, None, None, is_node=False)
+    image_dir = root / "images" / image
+    local_argv: list[str] | None = None
+    if not image_dir.is_dir():
+        problems.append(
+            f"{where}.image: local image {image!r} needs the folder {image_dir} "
+            "(an image name with no '/' is built from images/<name>/)"
+        )
+        local_argv = []  # reported; keep planning to report everything at once
+    else:
+        local_argv = _local_argv(image_dir / "Dockerfile", image_dir, args, python)
+        if local_argv is None and not (image_dir / "Dockerfile").exists():
+            problems.append(f"{where}.image: {image_dir} has neither main.py nor a Dockerfile")
+            local_argv = []
+    return _Container(name, image, env, args, image_dir, local_argv, is_node)
+
+
+def _public_pod(pods: list[Any]) -> int | None:
+    """The pod whose node's HTTP port is --port: the public pod; without one, main-pod or the only pod."""
+    for index, pod in enumerate(pods):
+        if getattr(pod, "public", False):
+            return index
+    for index, pod in enumerate(pods):
+        if pod.name == "main-pod":
+            return index
+    return 0 if len(pods) == 1 else None
 
 
 def _local_argv(dockerfile: Path, image_dir: Path, args: list[str] | None, python: str) -> list[str] | None:
@@ -240,9 +377,7 @@ def _args(container: Any) -> list[str] | None:
     return [str(a) for a in args] if args else None
 
 
-def _container_env(
-    container: Any, secrets: Mapping[str, str], where: str, problems: list[str]
-) -> dict[str, str]:
+def _container_env(container: Any, secrets: Mapping[str, str], where: str, problems: list[str]) -> dict[str, str]:
     env: dict[str, str] = {}
     for name, value in _env_items(getattr(container, "env", None)):
         if isinstance(value, str) and value.startswith(SECRET_PREFIX):
@@ -275,7 +410,3 @@ def _env_items(env: Any) -> Iterable[tuple[str, Any]]:
         else:  # a model object with name/value
             items.append((str(entry.name), getattr(entry, "value", None)))
     return items
-
-
-def _docker_name(node: str, container: str) -> str:
-    return f"autonomy-dev-{node}-{container}"

@@ -1,6 +1,7 @@
-"""`zone dev` end to end: plan, check Docker when needed, run, report readiness, watch, stop.
+"""`zone dev` end to end: plan, prepare Docker when a pod needs it, run, report readiness, watch, stop.
 
 SIGINT and SIGTERM both stop everything and return normally (exit 0): Ctrl-C is how a dev loop ends.
+With Docker pods, the run's network and containers are removed on the way out, whatever happened.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import httpx
 
 from autonomy.cli import docker as docker_cli
 from autonomy.cli.dev.plan import DevPlan, make_plan
+from autonomy.cli.dev.sandbox import DockerRun, create_network, reap_leftovers, remove_run
 from autonomy.cli.dev.supervisor import LogPrinter, Supervisor
 from autonomy.cli.dev.watch import wait_for_change
 from autonomy.cli.exits import CliError, Exit
+from autonomy.cli.images import build_node_image, node_image_tag
 from autonomy.cli.output import err_console
 from autonomy.cli.project import load_project, load_secrets
 
@@ -36,6 +39,7 @@ class DevOptions:
     host: str
     watch: bool
     env: dict[str, str]
+    docker: bool = False  # every pod in Docker, not only those that need it
 
 
 def run_dev(options: DevOptions) -> None:
@@ -52,13 +56,25 @@ def run_dev(options: DevOptions) -> None:
             host=options.host,
             # A fresh token per run: only this run's nodes may ship workers to each other.
             extra_env={"AUTONOMY_ZONE_TOKEN": os.urandom(16).hex(), **options.env},
+            docker=options.docker,
         )
-        if plan.needs_docker:
+        docker_run = None
+        if plan.network is not None:
             _check_docker(plan)
-            for tag, context in plan.images_to_build.items():
-                err_console.print(f"building {tag} from {context}")
-                docker_cli.build(tag, context)
-        asyncio.run(_run(plan, project.root, options))
+            node_image = node_image_tag()
+            if not docker_cli.image_exists(node_image):
+                err_console.print(f"building the node image {node_image} (once)")
+                build_node_image(node_image)
+            docker_run = DockerRun(
+                zone=plan.zone,
+                run_id=plan.run_id,
+                network=plan.network,
+                pause_image=node_image,
+                registry_dir=registry,
+                publish_host=options.host or "0.0.0.0",
+            )
+            _build_images(plan, node_image)
+        asyncio.run(_run(plan, project.root, options, docker_run))
     finally:
         shutil.rmtree(registry, ignore_errors=True)
 
@@ -71,22 +87,58 @@ def _check_docker(plan: DevPlan) -> None:
         Exit.DOCKER,
         details=[
             f"{p.label}: image {p.docker_image}"
-            + ("" if "/" in str(p.docker_image) else " (its Dockerfile does not run python)")
+            + ("" if "/" in str(p.docker_image) else " (built from images/; its pod runs in Docker)")
             for p in plan.needs_docker
         ]
         + ["start Docker (or install it), or run only node containers built from images/<name>/"],
     )
 
 
-async def _run(plan: DevPlan, root: Path, options: DevOptions) -> None:
+def _build_images(plan: DevPlan, node_image: str) -> None:
+    """Build the zone's images on the node image, as `zone deploy` does (cached layers make it quick)."""
+    for tag, build in plan.images_to_build.items():
+        err_console.print(f"building {tag} from {build.context}")
+        with tempfile.TemporaryDirectory(prefix="autonomy-dev-build-") as tmp:
+            dockerfile = None
+            if build.dockerfile is not None:
+                dockerfile = Path(tmp) / "Dockerfile"
+                dockerfile.write_text(build.dockerfile)
+            docker_cli.build(tag, build.context, dockerfile=dockerfile, build_args={"NODE_IMAGE": node_image})
+
+
+async def _run(plan: DevPlan, root: Path, options: DevOptions, docker_run: DockerRun | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    supervisor = Supervisor(plan.processes, LogPrinter(sys.stdout), notice=_notice)
+    try:
+        if docker_run is not None:
+            for leftover in await reap_leftovers(docker_run.docker):
+                _notice(f"removed {leftover[:12]}, left behind by a zone dev that is gone")
+            try:
+                plan = plan.on_network(await create_network(docker_run))
+            except RuntimeError as error:
+                raise CliError(str(error), Exit.DOCKER) from None
+        await _supervise(plan, root, options, docker_run, stop)
+    finally:
+        if docker_run is not None:
+            await remove_run(docker_run)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    _notice(f"zone {plan.zone}: stopped")
+
+
+async def _supervise(
+    plan: DevPlan, root: Path, options: DevOptions, docker_run: DockerRun | None, stop: asyncio.Event
+) -> None:
+    supervisor = Supervisor(plan.pods, LogPrinter(sys.stdout), docker=docker_run, notice=_notice)
     started = time.monotonic()
     n_nodes = sum(1 for p in plan.processes if p.http_port is not None)
-    _notice(f"zone {plan.zone}: starting {len(plan.processes)} container(s), {n_nodes} node(s)")
+    n_docker = sum(1 for pod in plan.pods if pod.in_docker)
+    _notice(
+        f"zone {plan.zone}: starting {len(plan.processes)} container(s), {n_nodes} node(s)"
+        + (f", {n_docker} pod(s) in Docker" if n_docker else "")
+    )
     await supervisor.start()
     ready = asyncio.create_task(_report_ready(plan, options.host, started))
     try:
@@ -103,7 +155,10 @@ async def _run(plan: DevPlan, root: Path, options: DevOptions) -> None:
             changed = watching.result()
             _notice(f"{len(changed)} file(s) changed ({Path(changed[0]).name}, ...): restarting the zone")
             ready.cancel()
-            await supervisor.restart_all()
+            await supervisor.stop()
+            if docker_run is not None:
+                await asyncio.to_thread(_build_images, plan, docker_run.pause_image)
+            await supervisor.start()
             started = time.monotonic()
             ready = asyncio.create_task(_report_ready(plan, options.host, started))
     finally:
@@ -112,9 +167,6 @@ async def _run(plan: DevPlan, root: Path, options: DevOptions) -> None:
             await ready
         _notice(f"zone {plan.zone}: stopping")
         await supervisor.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    _notice(f"zone {plan.zone}: stopped")
 
 
 async def _report_ready(plan: DevPlan, host: str, started: float) -> None:
