@@ -10,10 +10,12 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autonomy.cli.exits import CliError, Exit
-from autonomy.cli.kube import GROUP, Kube
+
+if TYPE_CHECKING:  # the kubernetes client loads only when a command connects (`cluster show` imports this)
+    from autonomy.cli.kube import Kube
 
 
 def secret_name(spec: Any) -> str:
@@ -58,6 +60,8 @@ def secret_manifest(
 
 
 def secret_labels(zone: str) -> dict[str, str]:
+    from autonomy.spec import GROUP
+
     return {f"{GROUP}/zone": zone, "app.kubernetes.io/managed-by": "autonomy-cli"}
 
 

@@ -14,7 +14,6 @@ from autonomy.cli import userconfig
 from autonomy.cli.deploy import condition
 from autonomy.cli.errors_ui import handles_errors
 from autonomy.cli.exits import CliError, Exit
-from autonomy.cli.kube import Kube, contexts
 from autonomy.cli.output import OutputFormat, err_console, print_data, print_fields
 
 cluster_app = typer.Typer(help="Enroll this machine with a Kubernetes cluster, and show it.", no_args_is_help=True)
@@ -40,6 +39,8 @@ def enroll(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the Cluster id")] = 60.0,
 ) -> None:
     """Point the CLI at a Kubernetes context, check the operator, and record the Cluster's id."""
+    from autonomy.cli.kube import Kube, contexts  # here, not at the top: the client costs every other command
+
     kubeconfig = kubeconfig.split(":")[0] if kubeconfig else None
     names, current = contexts(kubeconfig)
     if context is None:
@@ -120,6 +121,8 @@ def show(
     context: Annotated[str | None, typer.Option("--context")] = None,
 ) -> None:
     """Show the cluster: id, domain, operator version, and its zones with their state."""
+    from autonomy.cli.kube import Kube
+
     settings = userconfig.load()
     kube = Kube.connect(settings, context=context)
     clusters = kube.clusters()

@@ -1,4 +1,8 @@
-"""`autonomy zone deploy|list|delete|logs|dev`."""
+"""`autonomy zone deploy|list|delete|logs|dev`.
+
+Every `autonomy` call, `--help` and each Tab of shell completion import this module, so what only some
+commands need (the kubernetes client, `zone dev`'s supervisor, the pydantic spec) is imported inside them.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +10,23 @@ import queue
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
 from rich.markup import escape
-from urllib3.exceptions import HTTPError as Urllib3Error
 
 from autonomy.cli import deploy as deploying
 from autonomy.cli import userconfig
-from autonomy.cli.dev.run import DevOptions, run_dev
-from autonomy.cli.dev.supervisor import LogPrinter
 from autonomy.cli.durations import parse_duration
 from autonomy.cli.errors_ui import handles_errors
 from autonomy.cli.exits import CliError, Exit
 from autonomy.cli.jsonpath import render
-from autonomy.cli.kube import CRDS, Kube
 from autonomy.cli.output import OutputFormat, err_console, is_terminal, print_data
 from autonomy.cli.project import load_project, load_secrets
-from autonomy.spec import secret_name as spec_secret_name
+
+if TYPE_CHECKING:
+    from autonomy.cli.kube import Kube
 
 zone_app = typer.Typer(help="Deploy, inspect, and run zones (apps described by autonomy.yaml).", no_args_is_help=True)
 
@@ -40,6 +42,8 @@ OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output 
 
 
 def _kube(context: str | None, namespace: str | None) -> Kube:
+    from autonomy.cli.kube import Kube
+
     return Kube.connect(userconfig.load(), context=context, namespace=namespace)
 
 
@@ -205,6 +209,8 @@ def list_zones(
 
 
 def _printer_columns(kube: Kube) -> list[tuple[str, str, str]]:
+    from autonomy.cli.kube import CRDS
+
     try:
         crd = kube.ext.read_custom_resource_definition(CRDS[1])
     except Exception:
@@ -234,6 +240,8 @@ def delete(
     namespace: NamespaceOpt = None,
 ) -> None:
     """Delete a zone (and the Secret the CLI made for it)."""
+    from autonomy.spec import secret_name as spec_secret_name
+
     if name and all_zones:
         raise CliError("give a zone NAME or --all, not both", Exit.USAGE)
     kube = _kube(context, namespace)
@@ -277,6 +285,10 @@ def logs(
     namespace: NamespaceOpt = None,
 ) -> None:
     """Print the logs of every clone of a zone's pods, each line prefixed with pod and container."""
+    from urllib3.exceptions import HTTPError as Urllib3Error
+
+    from autonomy.cli.dev.supervisor import LogPrinter
+
     zone = name or load_project(config).spec.name
     since_seconds = parse_duration(since) if since else None
     kube = _kube(context, namespace)
@@ -354,6 +366,8 @@ def dev(
     ] = False,
 ) -> None:
     """Run the zone on this machine, no Kubernetes: every pod and clone, logs prefixed, Ctrl-C stops all."""
+    from autonomy.cli.dev.run import DevOptions, run_dev
+
     extra = {}
     for pair in env or []:
         key, sep, value = pair.partition("=")
