@@ -101,6 +101,29 @@ print(json.dumps(type(Node()._http).__qualname__))
     assert served == "HttpServer"
 
 
+def test_a_node_without_agents_loads_no_model_sdk() -> None:
+    """Runner nodes (`Node.start()` and nothing else) start in a fraction of a second: the HTTP routes of the
+    agents must not pull in the agents layer, the model SDKs and MCP until an agent exists."""
+    loaded = _fresh("""
+import json, sys
+from autonomy import Node
+Node()
+print(json.dumps(sorted(sys.modules)))
+""")
+    assert [m for m in loaded if m.split(".")[0] in ("anthropic", "openai", "mcp")] == []
+    assert [m for m in loaded if m.startswith(("autonomy.models", "autonomy.agents.agent"))] == []
+    assert "autonomy.http.routes.agent_calls" in loaded  # the routes are there, only their imports wait
+
+
+def test_agents_package_names_match_their_modules() -> None:
+    import autonomy.agents as agents
+
+    assert agents.__all__ == sorted(agents._SOURCES)
+    for name in agents.__all__:
+        value = getattr(agents, name)
+        assert value.__module__ == agents._SOURCES[name], name
+
+
 def test_unknown_names_fail_as_they_did() -> None:
     assert "Agent" in dir(autonomy) and "__version__" in dir(autonomy)
     assert not hasattr(autonomy, "NoSuchName")

@@ -18,7 +18,6 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from autonomy.agents.errors import AgentBusy, AgentError, AgentTimeoutError
-from autonomy.agents.reference import AgentReference
 from autonomy.errors import DeliveryError, MailboxFull
 from autonomy.http.deps import NodeDep
 
@@ -123,6 +122,8 @@ async def call_agent(
     body = await _parse(request)
     if _in_flight.count >= MAX_IN_FLIGHT:
         return _overloaded(f"this node has {MAX_IN_FLIGHT} agent requests in flight: retry later")
+    from autonomy.agents.reference import AgentReference  # here: nodes without agents never load the agents layer
+
     reference = AgentReference(name, node, agent.settings.exposed_as)
     if not stream:
         _in_flight.count += 1
