@@ -363,7 +363,7 @@ async def bench(
             # The model holds each answer `delay` s, as a real one does, so `callers` conversations are in
             # flight together all the time; callers ramp up over the warm-up, not in one burst.
             await set_model_delay(model_port, delay)
-            window = max(seconds, 10 * delay)
+            window = max(seconds, 5 * delay)
             entry = await compare(callers, window, 2 * delay + 2, f"f{callers}")
             entry["model_delay_s"] = delay
             results["in_flight"].append(entry)
@@ -405,7 +405,7 @@ def write(results: dict[str, Any], seconds: float) -> None:
     lines = [
         "# Agents benchmark",
         "",
-        f"One node, one agent, scripted model; {seconds:.0f} s per level (at least 10 model delays); "
+        f"One node, one agent, scripted model; {seconds:.0f} s per level (in-flight runs: at least 5 model delays); "
         f"{os.cpu_count()} CPUs shared by model, node and load generator (load average at the end "
         f"{results['machine']['load_average'][0]:.1f}).",
         "",

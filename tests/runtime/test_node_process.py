@@ -65,3 +65,46 @@ def test_node_start_tunes_the_process_for_serving() -> None:
 def test_gc_tuning_can_be_turned_off() -> None:
     seen = probe(AUTONOMY_GC_TUNING="0")
     assert seen["threshold"][0] < 10_000 and seen["frozen"] == 0  # the interpreter's own settings
+
+
+FLOODED = """
+import asyncio, threading, time
+from autonomy import Node
+
+async def main(node):
+    loop = asyncio.get_running_loop()
+    # Fill the loop's self-pipe, as thousands of database calls in threads finishing at once do: every
+    # call_soon_threadsafe writes a byte there, and so does a signal delivered with loop.add_signal_handler.
+    flood = threading.Thread(target=lambda: [loop.call_soon_threadsafe(lambda: None) for _ in range(100_000)])
+    flood.start()
+    flood.join()
+    print("READY", flush=True)
+    time.sleep(2)  # the loop stays blocked while SIGTERM arrives, the pipe still full
+
+Node.start(main, http_server=False)
+"""
+
+
+def test_sigterm_stops_a_node_whose_loop_is_flooded() -> None:
+    """Measured after 10,000 agent calls at once: the signal's byte was dropped on a full self-pipe and
+    the node ignored SIGTERM until killed."""
+    import signal
+    import time
+
+    environment = {**os.environ, "AUTONOMY_DISCOVERY": "none", "AUTONOMY_TRANSPORT_PORT": "0"}
+    process = subprocess.Popen(
+        [sys.executable, "-c", FLOODED], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "READY"
+        process.send_signal(signal.SIGTERM)
+        began = time.monotonic()
+        assert process.wait(timeout=20) == 0
+        assert time.monotonic() - began < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()

@@ -151,30 +151,33 @@ class Node:
     async def _run(main: MainFunction | None, name: str | None, http_server: NodeHttpServer | bool | None,
                    wait: bool, options: dict[str, Any]) -> None:
         settings = NodeSettings.from_environment(name=name)
-        async with Node.serve(settings=settings, http_server=http_server, **options) as node:
-            process_tuning.freeze_startup_objects()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                with contextlib.suppress(NotImplementedError, RuntimeError):
-                    loop.add_signal_handler(sig, node.stop_soon)
-            if main is not None:
-                main_task = asyncio.ensure_future(main(node))
-                stopper = asyncio.ensure_future(node._stop_requested.wait())
-                await asyncio.wait([main_task, stopper], return_when=asyncio.FIRST_COMPLETED)
-                if not main_task.done():
-                    main_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await main_task
+        previous_handlers: dict[int, Any] = {}
+        try:
+            async with Node.serve(settings=settings, http_server=http_server, **options) as node:
+                process_tuning.freeze_startup_objects()
+                loop = asyncio.get_running_loop()
+                previous_handlers = _handle_stop_signals(loop, node.stop_soon)
+                if main is not None:
+                    main_task = asyncio.ensure_future(main(node))
+                    stopper = asyncio.ensure_future(node._stop_requested.wait())
+                    await asyncio.wait([main_task, stopper], return_when=asyncio.FIRST_COMPLETED)
+                    if not main_task.done():
+                        main_task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await main_task
+                        stopper.cancel()
+                        return
                     stopper.cancel()
-                    return
-                stopper.cancel()
-                error = main_task.exception()
-                if error is not None:
-                    logger.error("main(node) failed", exc_info=error)
-                    raise SystemExit(1)
-                process_tuning.freeze_startup_objects()  # main set up the app's agents and workers: they stay
-            if wait:
-                await node.interrupted()
+                    error = main_task.exception()
+                    if error is not None:
+                        logger.error("main(node) failed", exc_info=error)
+                        raise SystemExit(1)
+                    process_tuning.freeze_startup_objects()  # main set up the app's agents and workers: they stay
+                if wait:
+                    await node.interrupted()
+        finally:
+            for sig, handler in previous_handlers.items():  # the node has stopped: signals go back to their owner
+                signal.signal(sig, handler)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -405,3 +408,23 @@ class Node:
 
     async def _zone_nodes(self) -> list[NodeInfo]:
         return await self._discovery.nodes()
+
+
+def _handle_stop_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[], None]) -> dict[int, Any]:
+    """SIGTERM and SIGINT stop the node, however busy its loop is.
+
+    Not `loop.add_signal_handler`: that delivers a signal as one byte on the loop's self-pipe, which every
+    `call_soon_threadsafe` (each database call in a thread, each gRPC completion) also writes to. Under
+    load the pipe fills, the signal's byte is dropped ("Exception ignored when trying to write to the
+    signal wakeup fd") and the node never hears SIGTERM: measured after 10,000 agent calls at once. A
+    Python-level handler always runs, in the main thread, at the next bytecode.
+    """
+
+    def on_signal(signum: int, frame: object) -> None:
+        loop.call_soon_threadsafe(stop)
+
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError):  # not the main thread: the embedding program owns signals
+            previous[sig] = signal.signal(sig, on_signal)
+    return previous
