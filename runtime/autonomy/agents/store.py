@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import hashlib
 import json
 import os
@@ -44,7 +45,25 @@ class Store(Protocol):
     async def delete(self, tenant: str, scope: str, conversation: str) -> None: ...
 
 
+_SQLITE_INSERT = "INSERT INTO conversation (tenant_id, scope, conversation, message) VALUES (?, ?, ?, ?)"
+
+
+def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
 class SqliteStore:
+    """Appends are group-committed: whatever was appended while the previous write ran goes in one
+    transaction, so a busy node pays one fsync (and one thread hop) per batch, not one per message.
+    Measured at 1,000 calls in flight: one autocommitted INSERT per message kept the writer thread busy
+    with fsyncs, and each completion woke the event loop through its self-pipe."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,6 +71,10 @@ class SqliteStore:
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        # appends waiting for the writer: rows, and the future of the caller waiting on them
+        self._pending: list[tuple[list[tuple[Any, ...]], asyncio.Future[None]]] = []
+        self._pending_lock = threading.Lock()
+        self._writing = False
 
     def _run(self, sql: str, rows: list[tuple[Any, ...]] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -61,9 +84,44 @@ class SqliteStore:
             return self._connection.execute(sql, rows).fetchall()
 
     async def append(self, tenant: str, scope: str, conversation: str, messages: list[dict[str, Any]]) -> None:
+        if not messages:
+            return
         rows = [(tenant, scope, conversation, json.dumps(m)) for m in messages]
-        sql = "INSERT INTO conversation (tenant_id, scope, conversation, message) VALUES (?, ?, ?, ?)"
-        await asyncio.to_thread(self._run, sql, rows)
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+        with self._pending_lock:
+            self._pending.append((rows, written))
+            start, self._writing = not self._writing, True
+        if start:
+            loop.run_in_executor(None, self._write_pending)
+        await written
+
+    def _write_pending(self) -> None:
+        """The writer (in a thread): batches in arrival order, until no append waits."""
+        while True:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._writing = False
+                    return
+            error: Exception | None = None
+            try:
+                with self._lock:
+                    self._connection.execute("BEGIN")
+                    try:
+                        self._connection.executemany(_SQLITE_INSERT, [row for rows, _ in batch for row in rows])
+                    except BaseException:
+                        self._connection.execute("ROLLBACK")
+                        raise
+                    self._connection.execute("COMMIT")
+            except Exception as failure:  # every caller of the batch hears of it
+                error = failure
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, future in batch:
+                by_loop.setdefault(future.get_loop(), []).append(future)
+            for loop, futures in by_loop.items():  # one wake-up per loop, not one per caller
+                with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, futures, error)
 
     async def load(self, tenant: str, scope: str, conversation: str, last: int | None) -> list[dict[str, Any]]:
         sql = (
