@@ -7,7 +7,8 @@ of the last 1,000 messages when a conversation comes back after a restart. Measu
   - appends/s with N writers at once, each on its own conversation (what a busy node does);
   - the mean time to load the last 1,000 messages of a conversation.
 
-Stores: SQLite (a file in WAL mode, Python's default synchronous=FULL: durable), and PostgreSQL (a throwaway
+Stores: SQLite (a file in WAL mode, Python's default synchronous=FULL: durable; appends group-committed, one
+transaction per batch of whatever waits), and PostgreSQL (a throwaway
 server from hack/postgres/server.py with PostgreSQL's durable defaults: fsync and synchronous commit on)
 through three designs: the store as shipped (a psycopg_pool of sync connections on the store's own
 threads), the single sync connection behind a lock that it replaced, and an async connection pool
@@ -37,7 +38,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from autonomy.agents.store import _POSTGRES_APPEND, PostgresStore, SqliteStore, _lock_key
+from autonomy.agents.store import _POSTGRES_APPEND, _SQLITE_INSERT, PostgresStore, SqliteStore, _lock_key
 
 RESULTS = Path(__file__).with_name("results")
 SERVER_PY = Path(__file__).resolve().parent.parent / "hack" / "postgres" / "server.py"
@@ -54,6 +55,14 @@ def load_server_module() -> Any:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+class SqliteAutocommitStore(SqliteStore):
+    """SQLite as it was before group commit: each append its own autocommitted INSERTs, in a thread."""
+
+    async def append(self, tenant: str, scope: str, conversation: str, messages: list[dict[str, Any]]) -> None:
+        rows = [(tenant, scope, conversation, json.dumps(m)) for m in messages]
+        await asyncio.to_thread(self._run, _SQLITE_INSERT, rows)
 
 
 class SingleConnectionStore:
@@ -181,7 +190,8 @@ async def run(seconds: float, rounds: int, writers: list[int]) -> dict[str, Any]
             async_pool = AsyncPoolStore(fresh_database())
             await async_pool.open()
             named: dict[str, Any] = {
-                "SQLite (WAL, synchronous=FULL)": SqliteStore(Path(scratch) / "memory.sqlite"),
+                "SQLite (WAL, synchronous=FULL): group commit (shipped)": SqliteStore(Path(scratch) / "memory.sqlite"),
+                "SQLite: one autocommit per append (before)": SqliteAutocommitStore(Path(scratch) / "before.sqlite"),
                 "PostgreSQL: pool of 8 on threads (shipped)": PostgresStore(fresh_database()),
                 "PostgreSQL: one connection + lock (before)": SingleConnectionStore(fresh_database()),
                 "PostgreSQL: async pool of 8 (considered)": async_pool,
