@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,10 @@ def test_killing_zone_dev_leaves_no_container_and_the_next_run_removes_its_netwo
         assert len(docker_objects(zone)["containers"]) == 2 * 3  # two pods: a sandbox, a node, a sidecar
         run.stop(signal.SIGKILL)
         run.wait_none_left(timeout=30)  # docker run clients die with zone dev, and take their containers along
-        left = docker_objects(zone)
+        # Docker removes a --rm container just after its client has gone: wait for that, a bounded time.
+        deadline = time.monotonic() + 30
+        while (left := docker_objects(zone))["containers"] and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert left["containers"] == [] and len(left["networks"]) == 1  # only Docker can tell a network is unused
     finally:
         run.cleanup()
