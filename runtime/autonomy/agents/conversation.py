@@ -269,12 +269,11 @@ class Conversation:
 
     async def _context(self) -> list[dict[str, Any]]:
         system = self._toolset.system if self._toolset is not None else self.agent.settings.instructions
-        memory = self.agent.memory
+        history = await self.agent.memory.get_stored(self.scope, self.conversation)
         if self._summarizer is not None and self._summarizer.text:
-            history = self._summarizer.unsummarized(await memory.get_stored(self.scope, self.conversation))
+            history = self._summarizer.unsummarized(history)
             system += f"\n\nSummary of the earlier conversation:\n{self._summarizer.text}"
-            return [{"role": "system", "content": system}, *map(chat_message, history)]
-        return [{"role": "system", "content": system}, *await memory.get_context(self.scope, self.conversation)]
+        return [{"role": "system", "content": system}, *map(chat_message, history)]
 
     async def _maybe_summarize(self) -> None:
         """Start folding old messages into the summary, in the background, if the conversation is long."""

@@ -20,7 +20,6 @@ from typing import Any
 from autonomy.agents.messages import ConversationMessage, Stored, chat_message, from_stored, to_stored
 from autonomy.agents.store import Store
 from autonomy.models.model import estimate_tokens
-from autonomy.models.types import ChatMessage
 
 Key = tuple[str, str]
 
@@ -108,12 +107,6 @@ class Memory:
         key = (scope, conversation)
         await self._ensure_loaded(key)
         return list(self._short.get(key, ()))
-
-    async def get_context(self, scope: str, conversation: str) -> list[ChatMessage]:
-        """The short-term history as the chat messages a model call takes, oldest first (the hot path)."""
-        key = (scope, conversation)
-        await self._ensure_loaded(key)
-        return [chat_message(m) for m in self._short.get(key, ())]
 
     async def get_all_messages(self, scope: str, conversation: str) -> list[ConversationMessage]:
         """The whole history: from the long-term store when there is one, else the short-term history."""

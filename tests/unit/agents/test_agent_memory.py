@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from autonomy.agents.memory import Memory
-from autonomy.agents.messages import FunctionCall, ToolCallMessage, assistant, tool_result, user
+from autonomy.agents.messages import FunctionCall, ToolCallMessage, assistant, chat_message, tool_result, user
 from autonomy.agents.store import SqliteStore
 
 
@@ -57,7 +57,7 @@ async def test_long_term_memory_survives_a_new_process_state(tmp_path: Path) -> 
 
 
 async def test_context_is_what_the_messages_say_to_a_model() -> None:
-    """The hot path (`get_context`, from stored dicts) must give the model exactly `to_model()` of each message."""
+    """The hot path (`chat_message` of the stored dicts) must give the model exactly `to_model()` of each message."""
     memory = Memory("a")
     messages = [
         user("q"),
@@ -67,7 +67,7 @@ async def test_context_is_what_the_messages_say_to_a_model() -> None:
         assistant("done"),
     ]
     await memory.add_messages("s", "c", messages)
-    assert await memory.get_context("s", "c") == [m.to_model() for m in messages]
+    assert [chat_message(m) for m in await memory.get_stored("s", "c")] == [m.to_model() for m in messages]
     assert [m.to_model() for m in await memory.get_messages("s", "c")] == [m.to_model() for m in messages]
     assert await memory.get_message_count("s", "c") == 5
 
