@@ -9,14 +9,16 @@ Three processes on loopback:
 
 Figures, for N in the levels given:
   - closed loop: N callers each sending one request after another; throughput, p50, p99, errors;
-  - in flight: N callers likewise, but the model holds every answer D seconds (a real model's reply
-    time), so N conversations are in flight together all the time; what the agent adds to D is measured;
+  - in flight: N callers likewise, but the model holds every answer for a time the caller chose (uniform
+    in 0.5-1.5 D s: a real model's reply time, and varied as real ones are), so N conversations are in
+    flight together all the time. The caller writes the hold into its message ("hold=1.234"), the model
+    reads it from the last one, so each request's added latency is exact: its latency minus its hold;
   - bursts: N requests at once, each on its own connection and conversation (all in flight together);
   - the same N callers straight to the scripted model (one streamed completion each): p50, p99;
-  - "added latency" = agent p50/p99 minus model-only p50/p99 at the same N;
+  - "added latency" in the closed loop and bursts = agent p50/p99 minus model-only p50/p99 at the same N;
   - memory per idle conversation: node RSS growth over C new conversations of one exchange each.
 
-Usage: python bench/agents_bench.py [--levels 10,100] [--in-flight 1000@2] [--bursts 1000,10000] [--seconds 10]
+Usage: python bench/agents_bench.py [--levels 10,100] [--in-flight 1000@2,10000@20] [--bursts 1000,10000] [--seconds 10]
                                    [--conversations 10000]
 """
 
@@ -27,6 +29,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import resource
 import socket
 import subprocess
@@ -65,11 +68,15 @@ def _model_body() -> bytes:
     return f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode()
 
 
-class ModelControl:
-    """The scripted model's one knob: seconds to hold every answer (`POST /control/delay?s=2`), so that
-    a run can keep N conversations in flight the way a real model's reply time does."""
-
-    delay = 0.0
+def requested_hold(body: bytes) -> float:
+    """Seconds the caller asked the model to hold this answer: "hold=S" in the last message, else 0."""
+    at = body.rfind(b"hold=")
+    if at < 0:
+        return 0.0
+    end = at + 5
+    while end < len(body) and body[end] in b"0123456789.":
+        end += 1
+    return float(body[at + 5 : end])
 
 
 async def serve_model(port: int) -> None:
@@ -80,7 +87,6 @@ async def serve_model(port: int) -> None:
         + b"\r\n\r\n"
         + body
     )
-    control_ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -90,13 +96,9 @@ async def serve_model(port: int) -> None:
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":")[1])
-                await reader.readexactly(length)
-                if head.startswith(b"POST /control/delay?s="):
-                    ModelControl.delay = float(head.split(b"=", 1)[1].split(b" ", 1)[0])
-                    writer.write(control_ok)
-                    continue
-                if ModelControl.delay:
-                    await asyncio.sleep(ModelControl.delay)
+                hold = requested_hold(await reader.readexactly(length))
+                if hold:
+                    await asyncio.sleep(hold)
                 writer.write(response)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -162,7 +164,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def load(port: int, path: str, make_body: Any, callers: int, seconds: float, warmup: float) -> dict[str, Any]:
+    """`make_body(caller, turn)` gives a request's body and the seconds it asks the model to hold it."""
     latencies: list[float] = []
+    added: list[float] = []  # each request's latency minus its model hold
     errors = 0
     warmup_completed = 0
     statuses: dict[int, int] = {}
@@ -176,7 +180,7 @@ async def load(port: int, path: str, make_body: Any, callers: int, seconds: floa
         turn = 0
         try:
             while time.monotonic() < stop_at:
-                body = make_body(index, turn)
+                body, hold = make_body(index, turn)
                 began = time.monotonic()
                 try:
                     status = await connection.post(path, body)
@@ -194,6 +198,7 @@ async def load(port: int, path: str, make_body: Any, callers: int, seconds: floa
                     statuses[status] = statuses.get(status, 0) + 1
                     if status == 200:
                         latencies.append(ended - began)
+                        added.append(ended - began - hold)
                     else:
                         errors += 1
         finally:
@@ -211,6 +216,9 @@ async def load(port: int, path: str, make_body: Any, callers: int, seconds: floa
         "throughput_per_s": round(len(latencies) / seconds, 1),
         "p50_ms": round(percentile(latencies, 50) * 1000, 2),
         "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        "added_p50_ms": round(percentile(added, 50) * 1000, 2),
+        "added_p99_ms": round(percentile(added, 99) * 1000, 2),
+        "added_max_ms": round(max(added, default=float("nan")) * 1000, 2),
         "errors": errors,
         "statuses": statuses,
         "warmup_completed": warmup_completed,
@@ -229,7 +237,7 @@ async def burst(port: int, path: str, make_body: Any, count: int) -> dict[str, A
         connection = Connection(port)
         began = time.monotonic()
         try:
-            status = await connection.post(path, make_body(index, 0))
+            status = await connection.post(path, make_body(index, 0)[0])
         except (OSError, asyncio.IncompleteReadError, ValueError):
             errors += 1
             return
@@ -302,16 +310,13 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return process
 
 
-async def set_model_delay(port: int, seconds: float) -> None:
-    connection = Connection(port)
-    try:
-        await connection.post(f"/control/delay?s={seconds}", b"")
-    finally:
-        connection.close()
-
-
 async def bench(
-    levels: list[int], in_flight: list[tuple[int, float]], bursts: list[int], seconds: float, conversations: int
+    levels: list[int],
+    in_flight: list[tuple[int, float]],
+    bursts: list[int],
+    seconds: float,
+    conversations: int,
+    in_flight_seconds: float,
 ) -> dict[str, Any]:
     raise_fd_limit()
     model_port, node_port = free_port(), free_port()
@@ -331,28 +336,45 @@ async def bench(
         # memory first, on a fresh node, so that heap freed by the load runs does not hide the growth
         results["idle"] = await idle_conversations(node_port, node.pid, conversations)
         print(json.dumps(results["idle"]), flush=True)
-        model_body = json.dumps(
-            {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "hello"}]}
-        ).encode()
 
-        async def compare(callers: int, seconds: float, warmup: float, tag: str) -> dict[str, Any]:
-            """The same N closed-loop callers, first straight to the model, then through the agent."""
-            direct = await load(model_port, "/v1/chat/completions", lambda i, t: model_body, callers, seconds, warmup)
+        def model_body(message: str) -> bytes:
+            messages = [{"role": "user", "content": message}]
+            return json.dumps({"model": "bench", "stream": True, "messages": messages}).encode()
 
-            def agent_body(index: int, turn: int) -> bytes:
+        async def compare(callers: int, seconds: float, warmup: float, tag: str, hold: Any = None) -> dict[str, Any]:
+            """The same N closed-loop callers, first straight to the model, then through the agent.
+            `hold(caller, turn)`: seconds the model holds that request (the same in both runs); none: 0."""
+
+            def message(index: int, turn: int) -> tuple[str, float]:
+                seconds_held = hold(index, turn) if hold is not None else 0.0
+                return (f"hello hold={seconds_held:.4f}" if seconds_held else "hello"), seconds_held
+
+            def direct_body(index: int, turn: int) -> tuple[bytes, float]:
+                text, seconds_held = message(index, turn)
+                return model_body(text), seconds_held
+
+            def agent_body(index: int, turn: int) -> tuple[bytes, float]:
                 # each caller keeps its own conversation; it restarts every 20 turns so contexts stay small
-                return json.dumps({"message": "hello", "conversation": f"{tag}-c{index}-{turn // 20}"}).encode()
+                text, seconds_held = message(index, turn)
+                conversation = f"{tag}-c{index}-{turn // 20}"
+                return json.dumps({"message": text, "conversation": conversation}).encode(), seconds_held
 
+            direct = await load(model_port, "/v1/chat/completions", direct_body, callers, seconds, warmup)
             cpu_before = cpu_seconds(node.pid)
             agent = await load(node_port, "/agents/bench", agent_body, callers, seconds, warmup)
             served = agent["completed"] + agent["warmup_completed"]
             agent["node_cpu_ms_per_request"] = round((cpu_seconds(node.pid) - cpu_before) * 1000 / max(1, served), 2)
+            if hold is not None:  # exact per request: its latency minus its own hold
+                added_p50, added_p99 = agent["added_p50_ms"], agent["added_p99_ms"]
+            else:
+                added_p50 = round(agent["p50_ms"] - direct["p50_ms"], 2)
+                added_p99 = round(agent["p99_ms"] - direct["p99_ms"], 2)
             return {
                 "callers": callers,
                 "agent": agent,
                 "model_only": direct,
-                "added_p50_ms": round(agent["p50_ms"] - direct["p50_ms"], 2),
-                "added_p99_ms": round(agent["p99_ms"] - direct["p99_ms"], 2),
+                "added_p50_ms": added_p50,
+                "added_p99_ms": added_p99,
             }
 
         for callers in levels:
@@ -360,20 +382,22 @@ async def bench(
             results["levels"].append(level)
             print(json.dumps(level), flush=True)
         for callers, delay in in_flight:
-            # The model holds each answer `delay` s, as a real one does, so `callers` conversations are in
-            # flight together all the time; callers ramp up over the warm-up, not in one burst.
-            await set_model_delay(model_port, delay)
-            window = max(seconds, 5 * delay)
-            entry = await compare(callers, window, 2 * delay + 2, f"f{callers}")
+            # The model holds each answer 0.5-1.5 x `delay` s, as a real one takes its time, so `callers`
+            # conversations are in flight together all the time; callers ramp up over the warm-up.
+            def hold(index: int, turn: int, delay: float = delay) -> float:
+                return random.Random(index * 100_003 + turn).uniform(0.5 * delay, 1.5 * delay)
+
+            window = max(in_flight_seconds, 5 * delay)
+            entry = await compare(callers, window, 2 * delay + 2, f"f{callers}", hold)
+            entry["seconds"] = window
             entry["model_delay_s"] = delay
             results["in_flight"].append(entry)
             print(json.dumps(entry), flush=True)
-        await set_model_delay(model_port, 0)
         for count in bursts:
-            direct = await burst(model_port, "/v1/chat/completions", lambda i, t: model_body, count)
+            direct = await burst(model_port, "/v1/chat/completions", lambda i, t: (model_body("hello"), 0.0), count)
 
-            def burst_body(index: int, turn: int, count: int = count) -> bytes:
-                return json.dumps({"message": "hello", "conversation": f"b{count}-{index}"}).encode()
+            def burst_body(index: int, turn: int, count: int = count) -> tuple[bytes, float]:
+                return json.dumps({"message": "hello", "conversation": f"b{count}-{index}"}).encode(), 0.0
 
             cpu_before = cpu_seconds(node.pid)
             agent = await burst(node_port, "/agents/bench", burst_body, count)
@@ -405,7 +429,7 @@ def write(results: dict[str, Any], seconds: float) -> None:
     lines = [
         "# Agents benchmark",
         "",
-        f"One node, one agent, scripted model; {seconds:.0f} s per level (in-flight runs: at least 5 model delays); "
+        f"One node, one agent, scripted model; {seconds:.0f} s per level (in-flight runs: see their table); "
         f"{os.cpu_count()} CPUs shared by model, node and load generator (load average at the end "
         f"{results['machine']['load_average'][0]:.1f}).",
         "",
@@ -426,18 +450,22 @@ def write(results: dict[str, Any], seconds: float) -> None:
         lines += [
             "",
             "In flight: N callers, each in its own conversation, one request after another, while the model holds "
-            "every answer D s, so N conversations are in flight together throughout.",
+            "each answer for a time the caller chose, uniform in 0.5-1.5 x D s, so N conversations are in flight "
+            "together throughout. Added = each request's latency minus its own hold, so it is exact per request; "
+            "the model-only columns are the same callers straight to the model: what loopback and the load "
+            "generator add by themselves.",
             "",
-            "| in flight | model holds s | agent req/s | agent p50 ms | agent p99 ms | errors | model-only p50 ms | "
-            "model-only p99 ms | added p50 ms | added p99 ms | node CPU ms/request |",
+            "| in flight | D s | measured s | agent req/s | errors | added p50 ms | added p99 ms | added max ms | "
+            "model-only added p50 ms | model-only added p99 ms | node CPU ms/request |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for entry in results["in_flight"]:
             a, m = entry["agent"], entry["model_only"]
             lines.append(
-                f"| {entry['callers']} | {entry['model_delay_s']} | {a['throughput_per_s']} | {a['p50_ms']} | "
-                f"{a['p99_ms']} | {a['errors']} | {m['p50_ms']} | {m['p99_ms']} | {entry['added_p50_ms']} | "
-                f"{entry['added_p99_ms']} | {a['node_cpu_ms_per_request']} |"
+                f"| {entry['callers']} | {entry['model_delay_s']} | {entry['seconds']:.0f} | {a['throughput_per_s']} | "
+                f"{a['errors']} | "
+                f"{entry['added_p50_ms']} | {entry['added_p99_ms']} | {a['added_max_ms']} | "
+                f"{m['added_p50_ms']} | {m['added_p99_ms']} | {a['node_cpu_ms_per_request']} |"
             )
     if results.get("bursts"):
         lines += [
@@ -481,17 +509,25 @@ def main() -> None:
     parser.add_argument("--levels", default="10,100", help="closed-loop callers per level")
     parser.add_argument(
         "--in-flight",
-        default="1000@2",
-        help="N@D: N conversations kept in flight by a model that holds each answer D seconds",
+        default="1000@2,9000@20",
+        help="N@D,...: N conversations kept in flight by a model that holds each answer 0.5-1.5 x D seconds "
+        "(a node needs two open files per call in flight: 9,000 is what an open-files limit of 20,000 allows)",
     )
     parser.add_argument("--bursts", default="1000,10000", help="requests in flight at once per burst")
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--in-flight-seconds",
+        type=float,
+        default=60,
+        help="measured window of each in-flight run: long enough that rare events (a full GC) weigh as they do",
+    )
     parser.add_argument("--conversations", type=int, default=10000)
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
     bursts = [int(x) for x in args.bursts.split(",") if x]
     in_flight = [(int(n), float(d)) for n, d in (x.split("@") for x in args.in_flight.split(",") if x)]
-    write(asyncio.run(bench(levels, in_flight, bursts, args.seconds, args.conversations)), args.seconds)
+    results = asyncio.run(bench(levels, in_flight, bursts, args.seconds, args.conversations, args.in_flight_seconds))
+    write(results, args.seconds)
 
 
 if __name__ == "__main__":

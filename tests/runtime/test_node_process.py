@@ -67,6 +67,57 @@ def test_gc_tuning_can_be_turned_off() -> None:
     assert seen["threshold"][0] < 10_000 and seen["frozen"] == 0  # the interpreter's own settings
 
 
+CHURN = """
+import asyncio, collections, gc, json
+from autonomy import Node
+
+async def main(node):
+    # Calls in flight, as a server holds them: a steady window of live objects, the oldest dying as new
+    # ones are born, so that allocations minus deallocations (what CPython counts) stay flat.
+    window = collections.deque()
+    for _ in range(200):
+        for _ in range(500):
+            window.append([])
+            if len(window) > 50_000:
+                window.popleft()
+        await asyncio.sleep(0.01)
+    young = len(gc.get_objects(0)) + len(gc.get_objects(1))
+    print(json.dumps({"young": young, "serving_threshold": gc.get_threshold()}), flush=True)
+
+Node.start(main, http_server=False)
+print(json.dumps({"after_threshold": gc.get_threshold()}), flush=True)
+"""
+
+
+def run_churn(**env: str) -> dict:
+    environment = {
+        **os.environ,
+        "AUTONOMY_DISCOVERY": "none",
+        "AUTONOMY_TRANSPORT_PORT": "0",
+        "AUTONOMY_WAIT_UNTIL_INTERRUPTED": "0",
+        **env,
+    }
+    result = subprocess.run([sys.executable, "-c", CHURN], env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    seen: dict = {}
+    for line in result.stdout.strip().splitlines():
+        seen.update(json.loads(line))
+    return seen
+
+
+def test_young_generation_stays_small_while_objects_churn() -> None:
+    """The GC pacer's reason to be (bench: 1,000 agent calls in flight): with CPython's count-based
+    trigger a churning heap never starts a collection, the young generations grow to every live object,
+    and the one that finally runs pauses the node for as long as it takes to walk them all."""
+    paced = run_churn()
+    assert paced["young"] < 10_000, paced
+    unpaced = run_churn(AUTONOMY_GC_TUNING="0")
+    assert unpaced["young"] > 40_000, unpaced  # CPython's own trigger, for contrast: all 50,000 stay young
+    # the pacer holds the collector only while the node serves, then gives the start-up settings back
+    assert paced["serving_threshold"][0] >= 100_000
+    assert paced["after_threshold"] == [10_000, 10, 10]
+
+
 FLOODED = """
 import asyncio, threading, time
 from autonomy import Node

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -14,15 +15,30 @@ from autonomy.models.errors import ModelConfigurationError
 _BY_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
-DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_MAX_CONNECTIONS = 10_000
+# Open files kept for everything but model connections: listeners, peer links, databases, the callers'.
+_RESERVED_FILES = 256
+
+
+def default_max_connections() -> int:
+    """10,000, or half of the open-files limit where that is lower: every call in flight holds its
+    caller's socket and its model socket, so a node whose model pool could take every file descriptor
+    would fail to accept callers (EMFILE) instead of making a few calls wait for a connection."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return DEFAULT_MAX_CONNECTIONS
+    return max(1, min(DEFAULT_MAX_CONNECTIONS, (soft - _RESERVED_FILES) // 2))
 
 
 def max_connections() -> int:
     """Concurrent calls a node makes to one model endpoint (`AUTONOMY_MODEL_MAX_CONNECTIONS`); calls beyond
-    it wait for a free connection. The SDKs' default, 1,000, caps a node at 1,000 conversations thinking at once."""
+    it wait for a free connection, and that wait counts against the call's timeout. The SDKs' default,
+    1,000, capped a node at 1,000 conversations thinking at once: with 10,000 in flight and a model taking
+    20 s, the other 9,000 timed out waiting (bench/agents_bench.py). A node sheds load before this anyway
+    (AUTONOMY_MAX_AGENT_REQUESTS); set it lower for a model server that cannot take that many."""
     raw = os.environ.get("AUTONOMY_MODEL_MAX_CONNECTIONS", "").strip()
     if not raw:
-        return DEFAULT_MAX_CONNECTIONS
+        return default_max_connections()
     if not raw.isdigit() or int(raw) < 1:
         raise ModelConfigurationError(f"AUTONOMY_MODEL_MAX_CONNECTIONS={raw!r}: use a whole number of at least 1")
     return int(raw)

@@ -7,8 +7,8 @@ against OpenAI, a local vLLM or Ollama, a LiteLLM proxy, OpenRouter or Anthropic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -139,54 +139,46 @@ class Model:
     async def stream_chat(
         self, messages: list[ChatMessage], tools: list[ToolSpec] | None = None, **kwargs: Any
     ) -> AsyncIterator[ModelDelta]:
-        """Stream an answer as deltas. Bounded by `stream_timeout` seconds and `max_stream_chunks` chunks."""
+        """Stream an answer as deltas. Bounded by `stream_timeout` seconds in all (retries included) and
+        `max_stream_chunks` chunks."""
         options = {**self.options, **kwargs}
         throttle = self._get_throttle()
-        deadline = time.monotonic() + self.stream_timeout
-        if throttle is not None:
-            async with throttle.slot():
-                async for delta in self._bounded(messages, tools, options, deadline):
+        deadline = asyncio.get_running_loop().time() + self.stream_timeout
+        async with throttle.slot() if throttle is not None else contextlib.nullcontext():
+            try:
+                async with asyncio.timeout_at(deadline):
+                    stream = await self._open(messages, tools, options)
+            except TimeoutError as error:
+                raise self._stream_timed_out() from error
+            iterator = stream.__aiter__()
+            chunks = 0
+            try:
+                while True:
+                    # A deadline per chunk, not one around the loop: this generator must not be cancelled
+                    # while it is suspended at `yield`, in its caller's code.
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            delta = await iterator.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError as error:
+                        raise self._stream_timed_out() from error
+                    except ModelError:
+                        raise
+                    except Exception as error:
+                        raise _wrap(error, self) from error
+                    chunks += 1
+                    if chunks > self.max_stream_chunks:
+                        logger.warning("model %s: stream cut at %d chunks", self.original_name, self.max_stream_chunks)
+                        return
                     yield delta
-        else:
-            async for delta in self._bounded(messages, tools, options, deadline):
-                yield delta
+            finally:
+                close = getattr(iterator, "aclose", None)
+                if close is not None:
+                    await close()
 
-    async def _bounded(
-        self,
-        messages: list[ChatMessage],
-        tools: list[ToolSpec] | None,
-        options: dict[str, Any],
-        deadline: float,
-    ) -> AsyncIterator[ModelDelta]:
-        stream = await self._open(messages, tools, options)
-        chunks = 0
-        iterator = stream.__aiter__()
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ModelRequestError(f"model {self.original_name!r}: stream exceeded {self.stream_timeout}s")
-                try:
-                    delta = await asyncio.wait_for(iterator.__anext__(), remaining)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError as error:
-                    raise ModelRequestError(
-                        f"model {self.original_name!r}: stream exceeded {self.stream_timeout}s"
-                    ) from error
-                except ModelError:
-                    raise
-                except Exception as error:
-                    raise _wrap(error, self) from error
-                chunks += 1
-                if chunks > self.max_stream_chunks:
-                    logger.warning("model %s: stream cut at %d chunks", self.original_name, self.max_stream_chunks)
-                    return
-                yield delta
-        finally:
-            close = getattr(iterator, "aclose", None)
-            if close is not None:
-                await close()
+    def _stream_timed_out(self) -> ModelRequestError:
+        return ModelRequestError(f"model {self.original_name!r}: stream exceeded {self.stream_timeout}s")
 
     async def complete(
         self, messages: list[ChatMessage], tools: list[ToolSpec] | None = None, **kwargs: Any

@@ -34,6 +34,7 @@ from autonomy.logs import configure_from_environment
 from autonomy.names import check_address, random_hex
 from autonomy.node import process_tuning
 from autonomy.node.controller import CONTROLLER_ADDRESS, NodeController
+from autonomy.node.gc_pacing import GcPacer
 from autonomy.node.ports import Discovery, NodeHttpServer, StandaloneDiscovery
 from autonomy.node.settings import DEFAULT_TRANSPORT_PORT, NodeSettings
 from autonomy.transport import GrpcTransport, Identity, TransportSettings
@@ -152,10 +153,13 @@ class Node:
                    wait: bool, options: dict[str, Any]) -> None:
         settings = NodeSettings.from_environment(name=name)
         previous_handlers: dict[int, Any] = {}
+        loop = asyncio.get_running_loop()
+        pacer = GcPacer(loop) if process_tuning.enabled() else None
         try:
             async with Node.serve(settings=settings, http_server=http_server, **options) as node:
                 process_tuning.freeze_startup_objects()
-                loop = asyncio.get_running_loop()
+                if pacer is not None:
+                    pacer.start()
                 previous_handlers = _handle_stop_signals(loop, node.stop_soon)
                 if main is not None:
                     main_task = asyncio.ensure_future(main(node))
@@ -176,6 +180,8 @@ class Node:
                 if wait:
                     await node.interrupted()
         finally:
+            if pacer is not None:
+                pacer.stop()
             for sig, handler in previous_handlers.items():  # the node has stopped: signals go back to their owner
                 signal.signal(sig, handler)
 

@@ -3,13 +3,12 @@
 Open files: the soft limit is raised to the hard one, because every conversation in flight holds a socket
 from its caller and one to its model, and the usual soft limit of 1,024 caps a node at ~500 of them.
 
-The garbage collector: two measured problems with CPython's defaults under agent load (bench/agents_bench.py):
-  - every full collection walks every tracked object, including the few hundred thousand that importing
+The garbage collector, measured under agent load (bench/agents_bench.py):
+  - full collections walked every tracked object, including the few hundred thousand that importing
     FastAPI, pydantic and the model SDKs leaves behind and that live as long as the process: pauses of
-    100-200 ms, the whole p99 tail. `gc.freeze()` once start-up is over moves them out of the collector's
-    sight for good;
-  - a young-generation collection every 700 allocations costs ~5 % of a request's CPU in a server that
-    allocates thousands of short-lived objects per request; 10,000 keeps them rare and still short.
+    100-200 ms. `gc.freeze()` once start-up is over moves them out of the collector's sight for good;
+  - during start-up, a young-generation collection every 700 allocations is wasted work: 10,000;
+  - once the node serves, `gc_pacing.GcPacer` runs the collector by the clock (see there why).
 
 AUTONOMY_GC_TUNING=0 leaves the collector's settings alone.
 """

@@ -66,6 +66,14 @@ async def test_stream_timeout_cuts_a_slow_stream(llm: ScriptedLLM) -> None:
         await Model("gpt-test", stream_timeout=0.5).complete([{"role": "user", "content": "x"}])
 
 
+async def test_stream_timeout_also_bounds_a_model_slow_to_start_answering(llm: ScriptedLLM) -> None:
+    llm.script.then(Reply(text="late", delay=3))
+    began = time.monotonic()
+    with pytest.raises(ModelRequestError, match="stream exceeded"):
+        await Model("gpt-test", stream_timeout=0.5, request_timeout=30).complete([{"role": "user", "content": "x"}])
+    assert time.monotonic() - began < 2
+
+
 async def test_unreachable_endpoint_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
     model = Model("gpt-test", throttle_max_retry_attempts=1, connect_timeout=1)
@@ -117,6 +125,22 @@ async def test_concurrent_calls_per_endpoint_are_capped(llm: ScriptedLLM, monkey
     elapsed = time.monotonic() - began
     await close_clients()
     assert elapsed >= 0.55, f"4 calls of 0.3 s over 2 connections took {elapsed:.2f} s: the cap did not hold"
+
+
+def test_default_connection_cap_leaves_file_descriptors_for_the_callers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measured at 10,000 in flight under a 20,000 open-files limit: a pool of 10,000 model connections
+    left the node unable to accept callers (EMFILE)."""
+    import resource
+
+    from autonomy.models import clients
+
+    monkeypatch.delenv("AUTONOMY_MODEL_MAX_CONNECTIONS", raising=False)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (20_000, 20_000))
+    assert clients.max_connections() == (20_000 - 256) // 2
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1_048_576, 1_048_576))
+    assert clients.max_connections() == 10_000
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert clients.max_connections() == 10_000
 
 
 async def test_a_bad_connection_cap_names_the_variable(llm: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> None:
