@@ -317,6 +317,7 @@ async def bench(
     seconds: float,
     conversations: int,
     in_flight_seconds: float,
+    gc_baseline: bool = True,
 ) -> dict[str, Any]:
     raise_fd_limit()
     model_port, node_port = free_port(), free_port()
@@ -341,9 +342,12 @@ async def bench(
             messages = [{"role": "user", "content": message}]
             return json.dumps({"model": "bench", "stream": True, "messages": messages}).encode()
 
-        async def compare(callers: int, seconds: float, warmup: float, tag: str, hold: Any = None) -> dict[str, Any]:
-            """The same N closed-loop callers, first straight to the model, then through the agent.
-            `hold(caller, turn)`: seconds the model holds that request (the same in both runs); none: 0."""
+        async def compare(
+            callers: int, seconds: float, warmup: float, tag: str, hold: Any = None, direct: Any = None
+        ) -> dict[str, Any]:
+            """The same N closed-loop callers, first straight to the model (unless `direct` has that
+            already), then through the agent. `hold(caller, turn)`: seconds the model holds that request
+            (the same in both runs); none: 0."""
 
             def message(index: int, turn: int) -> tuple[str, float]:
                 seconds_held = hold(index, turn) if hold is not None else 0.0
@@ -359,7 +363,8 @@ async def bench(
                 conversation = f"{tag}-c{index}-{turn // 20}"
                 return json.dumps({"message": text, "conversation": conversation}).encode(), seconds_held
 
-            direct = await load(model_port, "/v1/chat/completions", direct_body, callers, seconds, warmup)
+            if direct is None:
+                direct = await load(model_port, "/v1/chat/completions", direct_body, callers, seconds, warmup)
             cpu_before = cpu_seconds(node.pid)
             agent = await load(node_port, "/agents/bench", agent_body, callers, seconds, warmup)
             served = agent["completed"] + agent["warmup_completed"]
@@ -381,18 +386,21 @@ async def bench(
             level = await compare(callers, seconds, max(2.0, callers / 1000), f"n{callers}")
             results["levels"].append(level)
             print(json.dumps(level), flush=True)
-        for callers, delay in in_flight:
+        async def in_flight_run(callers: int, delay: float, direct: Any = None) -> dict[str, Any]:
             # The model holds each answer 0.5-1.5 x `delay` s, as a real one takes its time, so `callers`
             # conversations are in flight together all the time; callers ramp up over the warm-up.
-            def hold(index: int, turn: int, delay: float = delay) -> float:
+            def hold(index: int, turn: int) -> float:
                 return random.Random(index * 100_003 + turn).uniform(0.5 * delay, 1.5 * delay)
 
             window = max(in_flight_seconds, 5 * delay)
-            entry = await compare(callers, window, 2 * delay + 2, f"f{callers}", hold)
+            entry = await compare(callers, window, 2 * delay + 2, f"f{callers}", hold, direct)
             entry["seconds"] = window
             entry["model_delay_s"] = delay
-            results["in_flight"].append(entry)
             print(json.dumps(entry), flush=True)
+            return entry
+
+        for callers, delay in in_flight:
+            results["in_flight"].append(await in_flight_run(callers, delay))
         for count in bursts:
             direct = await burst(model_port, "/v1/chat/completions", lambda i, t: (model_body("hello"), 0.0), count)
 
@@ -412,13 +420,26 @@ async def bench(
             results["bursts"].append(entry)
             print(json.dumps(entry), flush=True)
         results["node_rss_end_mib"] = round(node_rss_kib(node.pid) / 1024, 1)
+        if gc_baseline and results["in_flight"]:
+            # The baseline, in the same run: the first in-flight load again, on a fresh node left with
+            # CPython's own garbage collector settings (AUTONOMY_GC_TUNING=0).
+            stop(node)
+            node = start(["node", str(node_port)], {**env, "AUTONOMY_GC_TUNING": "0"})
+            first = results["in_flight"][0]
+            results["gc_baseline"] = await in_flight_run(
+                first["callers"], first["model_delay_s"], direct=first["model_only"]
+            )
     finally:
         for process in (node, model):
-            process.terminate()
-            process.wait(15)
-            if process.stdout is not None:
-                process.stdout.close()
+            stop(process)
     return results
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    process.wait(15)
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def write(results: dict[str, Any], seconds: float) -> None:
@@ -455,15 +476,20 @@ def write(results: dict[str, Any], seconds: float) -> None:
             "the model-only columns are the same callers straight to the model: what loopback and the load "
             "generator add by themselves.",
             "",
-            "| in flight | D s | measured s | agent req/s | errors | added p50 ms | added p99 ms | added max ms | "
+            "| in flight | D s | node's GC | measured s | agent req/s | errors | added p50 ms | added p99 ms | "
+            "added max ms | "
             "model-only added p50 ms | model-only added p99 ms | node CPU ms/request |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for entry in results["in_flight"]:
+        baseline = results.get("gc_baseline")
+        rows = [("paced (default)", entry) for entry in results["in_flight"]]
+        if baseline:
+            rows.append(("CPython's (AUTONOMY_GC_TUNING=0), same run", baseline))
+        for gc_mode, entry in rows:
             a, m = entry["agent"], entry["model_only"]
             lines.append(
-                f"| {entry['callers']} | {entry['model_delay_s']} | {entry['seconds']:.0f} | {a['throughput_per_s']} | "
-                f"{a['errors']} | "
+                f"| {entry['callers']} | {entry['model_delay_s']} | {gc_mode} | {entry['seconds']:.0f} | "
+                f"{a['throughput_per_s']} | {a['errors']} | "
                 f"{entry['added_p50_ms']} | {entry['added_p99_ms']} | {a['added_max_ms']} | "
                 f"{m['added_p50_ms']} | {m['added_p99_ms']} | {a['node_cpu_ms_per_request']} |"
             )
@@ -522,11 +548,20 @@ def main() -> None:
         help="measured window of each in-flight run: long enough that rare events (a full GC) weigh as they do",
     )
     parser.add_argument("--conversations", type=int, default=10000)
+    parser.add_argument(
+        "--no-gc-baseline",
+        action="store_true",
+        help="skip the first in-flight load on a node with CPython's GC settings",
+    )
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",") if x]
     bursts = [int(x) for x in args.bursts.split(",") if x]
     in_flight = [(int(n), float(d)) for n, d in (x.split("@") for x in args.in_flight.split(",") if x)]
-    results = asyncio.run(bench(levels, in_flight, bursts, args.seconds, args.conversations, args.in_flight_seconds))
+    results = asyncio.run(
+        bench(
+            levels, in_flight, bursts, args.seconds, args.conversations, args.in_flight_seconds, not args.no_gc_baseline
+        )
+    )
     write(results, args.seconds)
 
 
