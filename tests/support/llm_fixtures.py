@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -17,7 +17,7 @@ def llm_server() -> Iterator[ScriptedLLM]:
 
 
 @pytest.fixture
-def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM:
+async def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ScriptedLLM]:
     from tests.support.scripted_llm import Script
 
     llm_server.script.__init__()  # type: ignore[misc]  # a fresh script per test
@@ -32,4 +32,7 @@ def llm(llm_server: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLM
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("OPENAI_BASE_URL", llm_server.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "test")
-    return llm_server
+    yield llm_server
+    from autonomy.models.clients import close_clients
+
+    await close_clients()  # the test's loop opened SDK clients (pools are per loop): they close with it

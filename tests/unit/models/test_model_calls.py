@@ -76,9 +76,12 @@ async def test_stream_timeout_also_bounds_a_model_slow_to_start_answering(llm: S
 
 async def test_unreachable_endpoint_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    from autonomy.models.clients import close_clients
+
     model = Model("gpt-test", throttle_max_retry_attempts=1, connect_timeout=1)
     with pytest.raises(ModelRequestError, match="cannot reach"):
         await model.complete([{"role": "user", "content": "x"}])
+    await close_clients()
 
 
 async def test_throttle_paces_requests() -> None:
