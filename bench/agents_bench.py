@@ -279,8 +279,11 @@ def node_rss_kib(pid: int) -> int:
 
 
 async def idle_conversations(port: int, pid: int, count: int) -> dict[str, Any]:
-    before = node_rss_kib(pid)
     connections = [Connection(port) for _ in range(200)]
+    # one exchange first: the node loads the model SDK on its first call, and that is not conversations'
+    await connections[0].post("/agents/bench", json.dumps({"message": "hello", "conversation": "warm"}).encode())
+    await asyncio.sleep(0.5)
+    before = node_rss_kib(pid)
 
     async def one(i: int) -> None:
         body = json.dumps({"message": "hello", "conversation": f"idle-{i}"}).encode()
@@ -365,8 +368,19 @@ async def bench(
 
             if direct is None:
                 direct = await load(model_port, "/v1/chat/completions", direct_body, callers, seconds, warmup)
+            rss_before = node_rss_kib(node.pid)
+            rss_samples: list[int] = []
+
+            async def sample_rss() -> None:  # mid-window, with every caller's conversation in flight
+                await asyncio.sleep(warmup + seconds / 2)
+                rss_samples.append(node_rss_kib(node.pid))
+
+            sampler = asyncio.ensure_future(sample_rss())
             cpu_before = cpu_seconds(node.pid)
             agent = await load(node_port, "/agents/bench", agent_body, callers, seconds, warmup)
+            await sampler
+            agent["node_rss_mib_before"] = round(rss_before / 1024, 1)
+            agent["node_rss_mib_in_flight"] = round(rss_samples[0] / 1024, 1)
             served = agent["completed"] + agent["warmup_completed"]
             agent["node_cpu_ms_per_request"] = round((cpu_seconds(node.pid) - cpu_before) * 1000 / max(1, served), 2)
             if hold is not None:  # exact per request: its latency minus its own hold
@@ -478,8 +492,9 @@ def write(results: dict[str, Any], seconds: float) -> None:
             "",
             "| in flight | D s | node's GC | measured s | agent req/s | errors | added p50 ms | added p99 ms | "
             "added max ms | "
-            "model-only added p50 ms | model-only added p99 ms | node CPU ms/request |",
-            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "model-only added p50 ms | model-only added p99 ms | node CPU ms/request | "
+            "node RSS MiB before -> in flight |",
+            "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         baseline = results.get("gc_baseline")
         rows = [("paced (default)", entry) for entry in results["in_flight"]]
@@ -491,7 +506,8 @@ def write(results: dict[str, Any], seconds: float) -> None:
                 f"| {entry['callers']} | {entry['model_delay_s']} | {gc_mode} | {entry['seconds']:.0f} | "
                 f"{a['throughput_per_s']} | {a['errors']} | "
                 f"{entry['added_p50_ms']} | {entry['added_p99_ms']} | {a['added_max_ms']} | "
-                f"{m['added_p50_ms']} | {m['added_p99_ms']} | {a['node_cpu_ms_per_request']} |"
+                f"{m['added_p50_ms']} | {m['added_p99_ms']} | {a['node_cpu_ms_per_request']} | "
+                f"{a['node_rss_mib_before']} -> {a['node_rss_mib_in_flight']} |"
             )
     if results.get("bursts"):
         lines += [
