@@ -11,21 +11,23 @@ from autonomy.spec import parse_zone
 ROOT = Path(__file__).resolve().parents[3]
 
 
+# examples/fanout/autonomy.yaml, as data
+FANOUT_ZONE = {
+    "name": "fanout",
+    "pods": [
+        {"name": "main-pod", "public": True, "containers": [{"name": "main", "image": "main"}]},
+        {"name": "runner-pod", "clones": 3, "containers": [{"name": "runner", "image": "runner"}]},
+    ],
+}
+
+
 def _ports() -> object:
     counter = iter(range(20000, 21000))
     return lambda host: next(counter)
 
 
 def test_fanout_example_plan(tmp_path: Path) -> None:
-    spec = parse_zone(
-        {
-            "name": "fanout",
-            "pods": [
-                {"name": "main-pod", "public": True, "containers": [{"name": "main", "image": "main"}]},
-                {"name": "runner-pod", "clones": 3, "containers": [{"name": "runner", "image": "runner"}]},
-            ],
-        }
-    )
+    spec = parse_zone(FANOUT_ZONE)
     plan = make_plan(
         spec,
         ROOT / "examples" / "fanout",
@@ -218,15 +220,7 @@ def test_a_pod_with_a_sidecar_image_is_one_docker_sandbox_per_clone(tmp_path: Pa
 
 
 def test_docker_option_runs_every_pod_in_docker(tmp_path: Path) -> None:
-    spec = parse_zone(
-        {
-            "name": "fanout",
-            "pods": [
-                {"name": "main-pod", "public": True, "containers": [{"name": "main", "image": "main"}]},
-                {"name": "runner-pod", "clones": 3, "containers": [{"name": "runner", "image": "runner"}]},
-            ],
-        }
-    )
+    spec = parse_zone(FANOUT_ZONE)
     plan = make_plan(
         spec, ROOT / "examples" / "fanout", secrets={}, registry_dir=tmp_path, port_picker=_ports(), docker=True
     )

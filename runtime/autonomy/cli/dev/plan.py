@@ -243,6 +243,10 @@ class _PodArgs:
             "PYTHONUNBUFFERED": "1",
         }
 
+    def process(self, container: str, **how: Any) -> DevProcess:
+        """One of this clone's containers; `how` says how it runs (argv, env, Docker image...)."""
+        return DevProcess(label=self.label(container), pod=self.pod, container=container, clone=self.clone, **how)
+
 
 def _local_pod(
     args: _PodArgs, containers: list[_Container], public_port: int | None, host: str, port_picker: Any
@@ -265,16 +269,7 @@ def _local_pod(
             **args.extra_env,
         }
         processes.append(
-            DevProcess(
-                label=args.label(c.name),
-                pod=args.pod,
-                container=c.name,
-                clone=args.clone,
-                argv=c.local_argv,
-                cwd=c.image_dir,
-                env=env,
-                http_port=port if c.is_node else None,
-            )
+            args.process(c.name, argv=c.local_argv, cwd=c.image_dir, env=env, http_port=port if c.is_node else None)
         )
     return DevPod(args.pod, args.clone, args.label(), processes, http_port=http_port)
 
@@ -299,11 +294,8 @@ def _docker_pod(
                 "AUTONOMY_TRANSPORT_PORT": str(POD_TRANSPORT_PORT),
             }
         processes.append(
-            DevProcess(
-                label=args.label(c.name),
-                pod=args.pod,
-                container=c.name,
-                clone=args.clone,
+            args.process(
+                c.name,
                 argv=list(c.args or []),
                 cwd=None,
                 env={**env, **c.env, **args.extra_env},
