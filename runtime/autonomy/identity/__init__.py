@@ -23,11 +23,12 @@ from autonomy.identity.credentials import (
     obtain_credentials,
 )
 from autonomy.identity.keys import make_csr, new_private_key, private_key_pem
-from autonomy.identity.spiffe import WorkloadId
+from autonomy.identity.spiffe import SIGNER_NAME, WorkloadId
 
 __all__ = [
     "DEFAULT_CA_LIFETIME",
     "DEFAULT_LEAF_LIFETIME",
+    "SIGNER_NAME",
     "CertificateIssuer",
     "CertificateRefused",
     "LocalAuthorityIssuer",

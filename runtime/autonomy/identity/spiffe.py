@@ -8,10 +8,14 @@ can never render to the same URI.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
 SCHEME = "spiffe://"
+#: The Kubernetes CSR signer name of this project: the operator signs CSRs of this signer only, and the
+#: controller-manager's own signers (kubernetes.io/*) never do.
+SIGNER_NAME = "autonomy.computer/zone-node"
 # Segments: lowercase letters, digits, '-' and '.', as Kubernetes names; the node may also use '_'
 # (zone dev and tests name nodes freely). No '/', so the path splits one way only.
 _SEGMENT = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,251}[a-z0-9])?$")
@@ -36,6 +40,15 @@ class WorkloadId:
     @property
     def uri(self) -> str:
         return f"{SCHEME}{self.cluster}/ns/{self.namespace}/zone/{self.zone}/node/{self.node}"
+
+    @property
+    def dns_name(self) -> str:
+        """The one DNS SAN of this node's certificate. gRPC checks the server's certificate against the
+        name the dialer expects (`grpc.ssl_target_name_override`), so a dialer that expects this name
+        reaches this node and no other. The node part is hashed: any node name gives a valid, bounded
+        DNS label."""
+        digest = hashlib.sha256(self.node.encode()).hexdigest()[:32]
+        return f"n{digest}.{self.zone}.{self.namespace}.{self.cluster}.zone.autonomy"
 
     def same_zone(self, other: WorkloadId) -> bool:
         return (self.cluster, self.namespace, self.zone) == (other.cluster, other.namespace, other.zone)

@@ -75,3 +75,14 @@ async def test_obtain_credentials_through_an_issuer() -> None:
     assert credentials.workload == NODE
     assert credentials.trust_bundle_pem == authority.certificate_pem()
     assert credentials.not_before < credentials.renew_at < credentials.not_after
+
+
+def test_dns_name_is_per_node_and_issued_when_asked() -> None:
+    other = NODE.with_node("fanout-runner-other")
+    assert NODE.dns_name != other.dns_name
+    assert NODE.dns_name.endswith(f".fanout.team-a.{CLUSTER}.zone.autonomy")
+    assert all(len(label) <= 63 for label in WorkloadId(CLUSTER, "a", "b", "x_" * 120).dns_name.split("."))
+    authority = ZoneAuthority.create(CLUSTER, "team-a", "fanout")
+    pem = authority.issue(make_csr(new_private_key(), NODE, (NODE.dns_name,)), NODE, dns_names=(NODE.dns_name,))
+    san = x509.load_pem_x509_certificate(pem).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == [NODE.dns_name]
