@@ -1,4 +1,4 @@
-"""Builders: a zone in, the manifests of DESIGN.md section 3 out."""
+"""Builders: a zone in, the manifests of docs/design.md section 3 out."""
 
 from __future__ import annotations
 
