@@ -96,9 +96,9 @@ def test_node_image_serves_an_agent_on_a_read_only_root(
         # Long-term memory went where the image says, on the writable volume.
         stored = docker_engine.run("exec", name, "sh", "-c", 'ls "$AUTONOMY_DATA_DIR"').stdout.split()
         assert "memory.sqlite" in stored
-        assert docker_engine.run("exec", name, "sh", "-c", 'echo "$HOME"').stdout.strip().startswith(
-            "/var/lib/autonomy/"
-        )
+        assert docker_engine.run("exec", name, "sh", "-c", 'echo "$HOME"').stdout.strip() == "/var/lib/autonomy"
+        # What upstream apps and tools expect to write to is writable by the node's user.
+        docker_engine.run("exec", name, "touch", "/tmp/x", "/workspace/x", "/var/lib/autonomy/written")
         assert "Traceback" not in str(logs)
     finally:
         docker_engine.run("rm", "-f", name, check=False)

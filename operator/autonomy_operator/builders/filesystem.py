@@ -3,8 +3,8 @@
 - `/tmp` and `/workspace` in every container of the pod, shared by them (upstream apps expect a
   writable /workspace; a tool server beside the node may read and write the same files).
 - `/var/lib/autonomy` in each node container, a volume of its own, for what a node keeps:
-  HOME (so `~/.cache` and the XDG defaults under it are writable) and AUTONOMY_DATA_DIR, where the
-  agents' SQLite memory lives. Not in /workspace, which tools may read and write.
+  it is HOME (so `~/.cache` and the XDG defaults under it are writable) and holds AUTONOMY_DATA_DIR,
+  where the agents' SQLite memory lives. Not in /workspace, which tools may read and write.
 
 Python's bytecode cache is not needed: the node image sets PYTHONDONTWRITEBYTECODE, and where an
 image does not, Python skips the cache when it cannot write it.
@@ -20,7 +20,7 @@ TMP = "/tmp"
 WORKSPACE = "/workspace"
 NODE_STATE = "/var/lib/autonomy"
 #: Inside NODE_STATE; the node image sets the same values (images/node/Dockerfile).
-NODE_HOME = f"{NODE_STATE}/home"
+NODE_HOME = NODE_STATE
 NODE_DATA = f"{NODE_STATE}/data"
 
 _TMP_VOLUME = "tmp"

@@ -348,7 +348,7 @@ def test_read_only_root_with_writable_tmp_workspace_and_node_state() -> None:
     mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
     env = env_of(main)
     # HOME and the agents' memory (AUTONOMY_DATA_DIR) live in the node's own writable volume.
-    assert env["HOME"].startswith("/var/lib/autonomy/") and env["AUTONOMY_DATA_DIR"].startswith("/var/lib/autonomy/")
+    assert env["HOME"] == "/var/lib/autonomy" and env["AUTONOMY_DATA_DIR"].startswith("/var/lib/autonomy/")
     assert mounts["/var/lib/autonomy"] == "state-main"
     assert "/var/lib/autonomy" not in {m["mountPath"] for m in mcp["volumeMounts"]} and "HOME" not in env_of(mcp)
 
