@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from autonomy.actors import Context, Mailbox, Worker
     from autonomy.agents import (
         Agent,
         AgentBusy,
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
         StreamedConversationSnippet,
         TextContent,
     )
+    from autonomy.agents.conversation_response import ConversationResponse
     from autonomy.agents.mcp_server import McpServer
+    from autonomy.agents.repl import Repl
     from autonomy.errors import (
         AddressNotFound,
         AutonomyError,
@@ -45,9 +48,23 @@ if TYPE_CHECKING:
         SpecError,
         WorkerError,
     )
+    from autonomy.gather import gather
     from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep
+    from autonomy.logs import (
+        DebugContext,
+        InfoContext,
+        debug,
+        error,
+        get_logger,
+        info,
+        set_log_level,
+        set_log_levels,
+        warning,
+    )
+    from autonomy.messages import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
     from autonomy.models import Model, ModelConfigurationError, ModelError
     from autonomy.node import Node, NodeSettings, RemoteNode, Zone
+    from autonomy.node.controller import NodeController
     from autonomy.tools import FilesystemTools, InvokableTool, McpClient, McpTool, Tool
 
 __version__ = "0.1.0"
@@ -61,13 +78,19 @@ __all__ = [
     "AgentStartTimeoutError",
     "AgentStopTimeoutError",
     "AgentTimeoutError",
+    "AssistantMessage",
     "AutonomyError",
+    "Context",
     "ConversationMessage",
+    "ConversationResponse",
     "DeadlineExceeded",
+    "DebugContext",
     "DeliveryError",
     "FilesystemTools",
     "HttpServer",
+    "InfoContext",
     "InvokableTool",
+    "Mailbox",
     "MailboxFull",
     "McpClient",
     "McpServer",
@@ -77,6 +100,7 @@ __all__ = [
     "ModelConfigurationError",
     "ModelError",
     "Node",
+    "NodeController",
     "NodeDep",
     "NodeNotFound",
     "NodeSettings",
@@ -85,14 +109,27 @@ __all__ = [
     "ReceiveReference",
     "RemoteError",
     "RemoteNode",
+    "Repl",
     "SendMessageTimeoutError",
     "SpecError",
     "StreamedConversationSnippet",
+    "SystemMessage",
     "TextContent",
     "Tool",
+    "ToolCallResponseMessage",
+    "UserMessage",
     "WebSocketNodeDep",
+    "Worker",
     "WorkerError",
     "Zone",
+    "debug",
+    "error",
+    "gather",
+    "get_logger",
+    "info",
+    "set_log_level",
+    "set_log_levels",
+    "warning",
 ]
 
 # The module each public name comes from (the TYPE_CHECKING imports above, as data).
@@ -113,7 +150,10 @@ _SOURCES: dict[str, str] = {
             "StreamedConversationSnippet",
             "TextContent",
         ),
+        "autonomy.actors": ("Context", "Mailbox", "Worker"),
+        "autonomy.agents.conversation_response": ("ConversationResponse",),
         "autonomy.agents.mcp_server": ("McpServer",),
+        "autonomy.agents.repl": ("Repl",),
         "autonomy.errors": (
             "AddressNotFound",
             "AutonomyError",
@@ -128,9 +168,23 @@ _SOURCES: dict[str, str] = {
             "SpecError",
             "WorkerError",
         ),
+        "autonomy.gather": ("gather",),
         "autonomy.http": ("HttpServer", "NodeDep", "WebSocketNodeDep"),
+        "autonomy.logs": (
+            "DebugContext",
+            "InfoContext",
+            "debug",
+            "error",
+            "get_logger",
+            "info",
+            "set_log_level",
+            "set_log_levels",
+            "warning",
+        ),
+        "autonomy.messages": ("AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage"),
         "autonomy.models": ("Model", "ModelConfigurationError", "ModelError"),
         "autonomy.node": ("Node", "NodeSettings", "RemoteNode", "Zone"),
+        "autonomy.node.controller": ("NodeController",),
         "autonomy.tools": ("FilesystemTools", "InvokableTool", "McpClient", "McpTool", "Tool"),
     }.items()
     for name in names

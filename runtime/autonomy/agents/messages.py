@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import pydantic
 
+from autonomy.messages import UPSTREAM_MESSAGES, to_wire
 from autonomy.models.types import ChatMessage
 
 
@@ -148,6 +149,8 @@ def parse_messages(value: Any) -> list[ConversationMessage]:
         return [value]
     if isinstance(value, TextContent):
         return [ConversationMessage(role="user", content=value)]
+    if isinstance(value, UPSTREAM_MESSAGES):  # UserMessage("..."), SystemMessage("..."), as upstream apps send
+        return [ConversationMessage.model_validate(to_wire(value))]
     if isinstance(value, dict):
         if "role" not in value:
             value = {**value, "role": "user"}

@@ -1,0 +1,31 @@
+"""`gather(*aws, batch_size=None)`: `asyncio.gather` with at most `batch_size` awaitables running at once.
+
+Upstream's fan-out helper, with its semantics: results come back in the order the awaitables were given;
+without `batch_size` (None or 0) it is `asyncio.gather` itself; the first exception propagates at once and
+the other awaitables keep running (as `asyncio.gather` without `return_exceptions`), the ones still waiting
+for a slot included; cancelling the call cancels them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+
+async def gather(*aws: Awaitable[Any], batch_size: int | None = None) -> list[Any]:
+    """Await every awaitable and return their results in order, running at most `batch_size` at a time."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)):
+        raise TypeError(f"gather(batch_size={batch_size!r}): batch_size must be a whole number or None")
+    if batch_size is not None and batch_size < 0:
+        raise ValueError(f"gather(batch_size={batch_size}): batch_size must be >= 1, or None for no limit")
+    if not batch_size:
+        return list(await asyncio.gather(*aws))
+
+    slots = asyncio.Semaphore(batch_size)
+
+    async def in_a_slot(awaitable: Awaitable[Any]) -> Any:
+        async with slots:
+            return await awaitable
+
+    return list(await asyncio.gather(*(in_a_slot(a) for a in aws)))
