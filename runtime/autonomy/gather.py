@@ -3,12 +3,14 @@
 Upstream's fan-out helper, with its semantics: results come back in the order the awaitables were given;
 without `batch_size` (None or 0) it is `asyncio.gather` itself; the first exception propagates at once and
 the other awaitables keep running (as `asyncio.gather` without `return_exceptions`), the ones still waiting
-for a slot included; cancelling the call cancels them all.
+for a slot included; cancelling the call cancels them all (those still waiting for a slot are closed
+unstarted, where upstream leaves them to warn that they were never awaited).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable
 from typing import Any
 
@@ -25,7 +27,22 @@ async def gather(*aws: Awaitable[Any], batch_size: int | None = None) -> list[An
     slots = asyncio.Semaphore(batch_size)
 
     async def in_a_slot(awaitable: Awaitable[Any]) -> Any:
-        async with slots:
+        try:
+            await slots.acquire()
+        except BaseException:
+            _discard(awaitable)  # cancelled while waiting for a slot: it will never run
+            raise
+        try:
             return await awaitable
+        finally:
+            slots.release()
 
     return list(await asyncio.gather(*(in_a_slot(a) for a in aws)))
+
+
+def _discard(awaitable: Awaitable[Any]) -> None:
+    """Close a coroutine that will never be awaited (no "never awaited" warning), cancel a future."""
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
+    elif isinstance(awaitable, asyncio.Future):
+        awaitable.cancel()
