@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,7 +113,7 @@ def test_a_repl_that_never_comes_up_is_reported(app_env: dict[str, str], monkeyp
     from autonomy.cli.exits import CliError
 
     monkeypatch.setattr(repl_client, "CONNECT_FOR", 0.5)
-    with pytest.raises(CliError, match="is the node running, and does its main call `Repl.start"):
+    with pytest.raises(CliError, match=r"is the node running, and does its main call `Repl\.start"):
         repl_client.ReplClient(f"127.0.0.1:{free_port()}").run()
 
 
