@@ -66,9 +66,9 @@ def set_log_levels(spec: str | None) -> None:
     for part in filter(None, (p.strip() for p in (spec or "").split(","))):
         module, _, level = part.rpartition("=")
         module = module.strip()
-        _level(level)
-        if _is_rust_module(module):
+        if _is_rust_module(module):  # Rust's levels (trace, ...) are not Python's: not checked either
             continue
+        _level(level)
         if module and module not in (ROOT, "default"):
             modules[module] = level
         else:
@@ -172,10 +172,12 @@ class DebugContext:
 
 @contextmanager
 def _logged(logger: logging.Logger, level: int, before_msg: str, after_msg: str) -> Iterator[None]:
-    logger.log(level, before_msg, stacklevel=4)
+    # stacklevel 5: past this generator, its context manager, the mixin's generator and its context manager,
+    # so a record names the `with` line of the app.
+    logger.log(level, before_msg, stacklevel=5)
     try:
         yield
     except Exception as failure:
-        logger.log(level, "%s", failure, stacklevel=4)
+        logger.log(level, "%s", failure, stacklevel=5)
         raise
-    logger.log(level, after_msg, stacklevel=4)
+    logger.log(level, after_msg, stacklevel=5)
