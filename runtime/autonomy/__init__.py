@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from autonomy.models import Model, ModelConfigurationError, ModelError
     from autonomy.node import Node, NodeSettings, RemoteNode, Zone
     from autonomy.node.controller import NodeController
-    from autonomy.tools import FilesystemTools, InvokableTool, McpClient, McpTool, Tool
+    from autonomy.tools import FilesystemTools, InvokableTool, McpClient, McpTool, Tool, ToolFactory
 
 __version__ = "0.1.0"
 
@@ -117,6 +117,7 @@ __all__ = [
     "TextContent",
     "Tool",
     "ToolCallResponseMessage",
+    "ToolFactory",
     "UserMessage",
     "WebSocketNodeDep",
     "Worker",
@@ -185,7 +186,7 @@ _SOURCES: dict[str, str] = {
         "autonomy.models": ("Model", "ModelConfigurationError", "ModelError"),
         "autonomy.node": ("Node", "NodeSettings", "RemoteNode", "Zone"),
         "autonomy.node.controller": ("NodeController",),
-        "autonomy.tools": ("FilesystemTools", "InvokableTool", "McpClient", "McpTool", "Tool"),
+        "autonomy.tools": ("FilesystemTools", "InvokableTool", "McpClient", "McpTool", "Tool", "ToolFactory"),
     }.items()
     for name in names
 }
