@@ -3,6 +3,8 @@ wire upstream's own terminal client reads."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sys
 from collections.abc import Iterator
@@ -13,7 +15,8 @@ import pytest
 from tests.compat.conftest import APPS
 from tests.compat.terminal import Terminal
 from tests.support.processes import FollowedOutput, free_port
-from tests.support.scripted_llm import Reply, Script
+from tests.support.scripted_llm import Reply, Script, ScriptedLLM
+from tests.zone_dev_support import DevRun
 
 AUTONOMY = str(Path(sys.executable).with_name("autonomy"))
 
@@ -146,3 +149,45 @@ def test_the_wire_is_upstreams(script: Script, repl_node: tuple[int, dict[str, s
         sock.sendall(b":quit\n")
         sock.settimeout(10)
         assert sock.recv(1) == b""  # the server hangs up
+
+
+ZONE = """\
+name: pirates
+pods:
+  - name: main-pod
+    public: true
+    containers:
+      - name: main
+        image: main
+    portals:
+      outlets:
+        - to: localhost:7000
+"""
+
+
+def test_a_zone_from_zone_dev_answers_on_the_terminal(script: Script, llm_server: ScriptedLLM,
+                                                      tmp_path: Path) -> None:
+    """As a user runs upstream's first example: `autonomy zone dev` in the zone's folder, then
+    `autonomy zone repl` in another terminal (here on a free port, not 7000: tests run side by side)."""
+    (tmp_path / "autonomy.yaml").write_text(ZONE)
+    image = tmp_path / "images" / "main"
+    image.mkdir(parents=True)
+    (image / "Dockerfile").write_text('FROM ghcr.io/build-trust/autonomy-python\nCOPY . .\n'
+                                      'ENTRYPOINT ["python", "main.py"]\n')
+    (image / "main.py").write_text((APPS / "repl_agent.py").read_text())
+    script.then(Reply(text="Arr, welcome aboard the zone."))
+    port = free_port()
+    run = DevRun(tmp_path / "autonomy.yaml", "-e", f"OPENAI_BASE_URL={llm_server.base_url}", "-e",
+                 "OPENAI_API_KEY=test", "-e", "AUTONOMY_MODEL_PROVIDER=openai", "-e", f"DEFAULT_PORT_REPL={port}")
+    term = Terminal([AUTONOMY, "zone", "repl", "--to", f"127.0.0.1:{port}"], dict(os.environ))
+    try:
+        term.expect("You are connected to your agent - pirates-main-pod-0/jack", timeout=60)
+        term.type("hello")
+        term.expect("Arr, welcome aboard the zone.")
+        term.type(":q")
+        assert term.wait() == 0
+        assert run.stop(signal.SIGINT) == 0
+        run.wait_none_left()
+    finally:
+        term.close()
+        run.cleanup()
