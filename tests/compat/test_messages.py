@@ -101,7 +101,15 @@ def test_an_app_sends_them_to_a_model_and_to_an_agent(script: Script, app_env: d
     done = subprocess.run([sys.executable, str(APPS / "messages_app.py")], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert [ln for ln in done.stdout.splitlines() if ln.startswith(("MODEL", "AGENT"))] == ["MODEL Paris.", "AGENT 4."]
+    assert [ln for ln in done.stdout.splitlines() if ln.startswith(("MODEL", "AGENT", "PRINTED", "CONTENT"))] == [
+        "MODEL Paris.",
+        "AGENT 4.",
+        # an agent's reply prints as upstream's AssistantMessage does
+        "PRINTED AssistantMessage(content=TextContent(text='4.', type=<MessageContentType.TEXT: 'text'>), "
+        "phase=<Phase.EXECUTING: 'executing'>, thinking=False, tool_calls=[], "
+        "role=<ConversationRole.ASSISTANT: 'assistant'>)",
+        "CONTENT TextContent(text='4.', type=<MessageContentType.TEXT: 'text'>)",
+    ]
     to_model, to_agent = script.requests
     assert to_model["messages"] == [
         {"role": "system", "content": "You are a helpful assistant."},

@@ -14,6 +14,8 @@ async def main(node):
     agent = await Agent.start(node=node, name="helper", instructions="Answer briefly.", model=Model("gpt-4o-mini"))
     reply = await agent.send([UserMessage("I have two questions."), UserMessage("What is 2 + 2?")])
     print(f"AGENT {reply[-1].content.text}", flush=True)
+    print(f"PRINTED {reply[-1]}", flush=True)  # apps print replies (and `str(reply[0].content)`, as 010 does)
+    print(f"CONTENT {reply[0].content}", flush=True)
 
 
 Node.start(main)
