@@ -16,7 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from autonomy.actors import Context, Mailbox, Worker
+    from autonomy.actors import Context, Mailbox, RustMailbox, Worker
     from autonomy.agents import (
         Agent,
         AgentBusy,
@@ -110,6 +110,7 @@ __all__ = [
     "RemoteError",
     "RemoteNode",
     "Repl",
+    "RustMailbox",
     "SendMessageTimeoutError",
     "SpecError",
     "StreamedConversationSnippet",
@@ -151,7 +152,7 @@ _SOURCES: dict[str, str] = {
             "StreamedConversationSnippet",
             "TextContent",
         ),
-        "autonomy.actors": ("Context", "Mailbox", "Worker"),
+        "autonomy.actors": ("Context", "Mailbox", "RustMailbox", "Worker"),
         "autonomy.agents.conversation_response": ("ConversationResponse",),
         "autonomy.agents.mcp_server": ("McpServer",),
         "autonomy.agents.repl": ("Repl",),

@@ -11,12 +11,32 @@ mixins. Output starts once the process is configured (`Node.start` does it, once
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+__all__ = [
+    "DebugContext",
+    "Formatter",
+    "InfoContext",
+    "Logger",
+    "apply_log_levels",
+    "debug",
+    "error",
+    "get_log_levels",
+    "get_logger",
+    "info",
+    "set_log_level",
+    "set_log_levels",
+    "warning",
+]
+
+#: Upstream's `autonomy.logs` re-exports the standard logger class under this name.
+Logger = logging.Logger
 
 ROOT = "autonomy"
 AVAILABLE_LEVELS = ["critical", "error", "warning", "info", "debug"]
@@ -95,6 +115,32 @@ def current_levels() -> dict[str, str]:
 def get_log_levels() -> dict[str, str]:
     """Upstream's view of the levels: {"default": "INFO", "agent": "DEBUG", ...} (upper case)."""
     return {("default" if k == ROOT else k): v.upper() for k, v in current_levels().items()}
+
+
+class Formatter(logging.Formatter):
+    """Upstream's record layout: UTC ISO time, the level as five letters (WARN), the logger's name padded,
+    `::` for dots (`autonomy::agent`). Without colours: this runtime's logs go to files and `zone logs`."""
+
+    def __init__(self, fmt: str | None = None, datefmt: str | None = None, **kwargs: Any) -> None:
+        super().__init__(fmt or "%(asctime)s %(levelname)5s %(name)-14s %(message)s",
+                         datefmt or "%Y-%m-%dT%H:%M:%S.%fZ", **kwargs)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # logging's name
+        moment = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
+        return moment.strftime(datefmt or "%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def format(self, record: logging.LogRecord) -> str:
+        # A copy, so that other handlers of the record still see its own level name and logger name.
+        shown = logging.makeLogRecord(record.__dict__)
+        shown.levelname = "WARN" if record.levelname == "WARNING" else record.levelname
+        shown.name = record.name.replace(".", "::")
+        return super().format(shown)
+
+
+def apply_log_levels() -> None:
+    """Upstream re-applies its level table with this; here levels apply as they are set, so it only makes
+    sure the process logs (the stderr handler and AUTONOMY_LOG_LEVEL, once)."""
+    configure_from_environment()
 
 
 def configure_from_environment() -> None:

@@ -38,8 +38,6 @@ MISSING = {
     # context sections and summaries: the agents' context template
     "ContextSection": "context", "AdditionalContextSection": "context", "SummarizedHistorySection": "context",
     "ContextSummaryConfig": "context",
-    # upstream's Rust mailbox class; `Mailbox` is this runtime's
-    "RustMailbox": "alias",
     "Eval": "evals", "Metric": "evals", "TestCase": "evals", "TestOk": "evals", "TestError": "evals",
     "VoiceConfig": "voice",
     # upstream's dill-pickled controller RPC; this runtime's controller speaks JSON ops
@@ -80,3 +78,23 @@ def test_every_upstream_name_here_imports_as_apps_write_it() -> None:
 def test_missing_names_are_really_missing() -> None:
     """When one lands, it moves out of MISSING: the list stays the truth."""
     assert [name for name in MISSING if name in autonomy.__all__ or hasattr(autonomy, name)] == []
+
+
+# Upstream's `autonomy/logs/__init__.py` `__all__`: apps import these from `autonomy.logs` too.
+UPSTREAM_LOGS_ALL = ["Formatter", "Logger", "info", "debug", "warning", "error", "get_logger", "set_log_level",
+                     "set_log_levels", "get_log_levels", "apply_log_levels", "InfoContext", "DebugContext"]
+
+
+def test_the_logs_module_has_upstreams_names() -> None:
+    import logging
+
+    import autonomy.logs as logs
+
+    assert set(UPSTREAM_LOGS_ALL) <= set(logs.__all__)
+    assert all(getattr(logs, name) is not None for name in logs.__all__)
+    assert logs.Logger is logging.Logger
+    assert logs.info is autonomy.info and logs.InfoContext is autonomy.InfoContext
+
+
+def test_the_rust_mailbox_is_this_runtimes_mailbox() -> None:
+    assert autonomy.RustMailbox is autonomy.Mailbox

@@ -82,3 +82,12 @@ def test_get_logger_names_are_under_the_framework_logger() -> None:
     assert get_logger("agent").name == "autonomy.agent"
     assert get_logger("autonomy.agent") is get_logger("agent")
     assert get_logger().name == "autonomy.node"
+
+
+def test_upstreams_formatter_layout() -> None:
+    from autonomy.logs import Formatter
+
+    record = logging.LogRecord("autonomy.node.local", logging.WARNING, __file__, 1, "all %s", ("hands",), None)
+    record.created = 0.0
+    assert Formatter().format(record) == "1970-01-01T00:00:00.000000Z  WARN autonomy::node::local all hands"
+    assert (record.levelname, record.name) == ("WARNING", "autonomy.node.local")  # other handlers see it as it was

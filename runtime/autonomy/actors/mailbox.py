@@ -91,3 +91,7 @@ class Mailbox:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.cancel()
+
+
+#: Upstream exports its (Rust) mailbox class as `RustMailbox`; this runtime's mailbox is this one.
+RustMailbox = Mailbox
