@@ -81,6 +81,19 @@ def test_multi_line_messages_reach_the_agent_whole(script: Script, terminal: Ter
     assert script.requests[-1]["messages"][-1]["content"] == "first line\nsecond line"
 
 
+def test_a_question_the_agent_asks_back_is_answered_at_the_prompt(script: Script, terminal: Terminal) -> None:
+    script.when("book me a passage", Reply(tool_calls=[("ask_user_for_input", {"question": "Where to, mate?"})]))
+    script.when("Tortuga", Reply(text="Off to Tortuga!"))
+    terminal.type("book me a passage")
+    terminal.expect("Where to, mate?")
+    terminal.expect("> ")
+    terminal.type("Tortuga")
+    terminal.expect("Off to Tortuga!")
+    # The answer went back to the paused run as the tool's result, not as a new message.
+    last = script.requests[-1]["messages"][-1]
+    assert (last["role"], last["content"]) == ("tool", "Tortuga")
+
+
 def test_commands_answer_and_the_prompt_comes_back(script: Script, terminal: Terminal) -> None:
     terminal.type(":help")
     terminal.expect("Type ':run' to run a predefined function.")

@@ -134,3 +134,14 @@ async def test_a_taken_address_and_a_bad_one_are_named() -> None:
 def test_frames_are_byte_lengths() -> None:
     assert encode_frame("👋") == b"4\n\xf0\x9f\x91\x8b"
     assert parse_listen_address("[::1]:7000") == ("::1", 7000)
+
+
+async def test_managed_lifecycle_serves_for_the_block() -> None:
+    repl = Repl(Scripted(), listen_address="127.0.0.1:0")
+    async with repl.managed_lifecycle() as serving:
+        assert serving is repl
+        _, answer = await _talk(repl, "which way?")
+        assert "".join(answer) == "Head north."
+        port = repl.port
+    with pytest.raises(OSError):
+        await asyncio.open_connection("127.0.0.1", port)

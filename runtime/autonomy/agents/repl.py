@@ -24,7 +24,7 @@ import inspect
 import logging
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 logger = logging.getLogger("autonomy.repl")
@@ -133,6 +133,16 @@ class Repl:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.server.wait_closed(), 5)
             self.server = None
+
+    @contextlib.asynccontextmanager
+    async def managed_lifecycle(self, startup_timeout: float = 10.0,
+                                shutdown_timeout: float = 5.0) -> AsyncIterator[Repl]:
+        """`async with repl.managed_lifecycle():` listens for the block and stops afterwards, as upstream."""
+        await asyncio.wait_for(self.listen(), startup_timeout)
+        try:
+            yield self
+        finally:
+            await asyncio.wait_for(self.stop(), shutdown_timeout)
 
     @property
     def _agent_name(self) -> str:

@@ -14,6 +14,7 @@ async def main(node):
         name="jack",
         instructions="You are Jack Sparrow",
         model=Model("claude-sonnet-4-v1"),
+        enable_ask_for_user_input=True,
     )
     await Repl.start(agent, functions={"tide": tide})
     print("REPL READY", flush=True)
