@@ -131,6 +131,18 @@ async def test_a_taken_address_and_a_bad_one_are_named() -> None:
         Repl(Scripted(), listen_address="7000")
 
 
+def test_the_default_address_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEFAULT_HOST_REPL", raising=False)
+    monkeypatch.delenv("DEFAULT_PORT_REPL", raising=False)
+    assert (Repl(Scripted()).host, Repl(Scripted()).port) == ("127.0.0.1", 7000)  # upstream's
+    monkeypatch.setenv("DEFAULT_HOST_REPL", "0.0.0.0")
+    monkeypatch.setenv("DEFAULT_PORT_REPL", "7100")
+    assert (Repl(Scripted()).host, Repl(Scripted()).port) == ("0.0.0.0", 7100)
+    monkeypatch.setenv("DEFAULT_PORT_REPL", "seven")
+    with pytest.raises(ValueError, match="DEFAULT_PORT_REPL='seven' is not a port number"):
+        Repl(Scripted())
+
+
 def test_frames_are_byte_lengths() -> None:
     assert encode_frame("👋") == b"4\n\xf0\x9f\x91\x8b"
     assert parse_listen_address("[::1]:7000") == ("::1", 7000)

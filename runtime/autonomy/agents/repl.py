@@ -29,9 +29,16 @@ from typing import Any
 
 logger = logging.getLogger("autonomy.repl")
 
-DEFAULT_HOST = os.environ.get("DEFAULT_HOST_REPL", "127.0.0.1")
-DEFAULT_PORT = int(os.environ.get("DEFAULT_PORT_REPL", "7000"))
-DEFAULT_LISTEN_ADDRESS = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+
+
+def default_listen_address() -> str:
+    """`DEFAULT_HOST_REPL:DEFAULT_PORT_REPL`, else 127.0.0.1:7000 (read when a REPL starts)."""
+    host = os.environ.get("DEFAULT_HOST_REPL") or "127.0.0.1"
+    port = os.environ.get("DEFAULT_PORT_REPL") or "7000"
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"DEFAULT_PORT_REPL={port!r} is not a port number: use 0 to 65535, e.g. 7000")
+    return f"{host}:{port}"
+
 
 END_OF_ANSWER = b"0\n"
 MULTILINE = '"""'
@@ -83,10 +90,10 @@ class _Session:
 
 
 class Repl:
-    def __init__(self, agent_reference: Any, listen_address: str = DEFAULT_LISTEN_ADDRESS,
+    def __init__(self, agent_reference: Any, listen_address: str | None = None,
                  functions: dict[str, Callable[[], Any]] | None = None, timeout: float | None = 120,
                  stream: bool = True) -> None:
-        self.host, self.port = parse_listen_address(listen_address)
+        self.host, self.port = parse_listen_address(listen_address or default_listen_address())
         self.agent_reference = agent_reference
         self.functions = dict(functions or {})
         self.timeout = timeout
@@ -96,7 +103,7 @@ class Repl:
         self._handlers: set[asyncio.Task[Any]] = set()
 
     @staticmethod
-    async def start(agent_reference: Any, listen_address: str = DEFAULT_LISTEN_ADDRESS,
+    async def start(agent_reference: Any, listen_address: str | None = None,
                     functions: dict[str, Callable[[], Any]] | None = None, timeout: float | None = None,
                     stream: bool = True) -> Repl:
         """Serve the REPL of `agent_reference` until the node stops; returns once it listens."""
