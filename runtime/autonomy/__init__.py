@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     )
     from autonomy.agents.conversation_response import ConversationResponse
     from autonomy.agents.mcp_server import McpServer
+    from autonomy.agents.memory_api import Memory
     from autonomy.agents.repl import Repl
     from autonomy.errors import (
         AddressNotFound,
@@ -95,6 +96,7 @@ __all__ = [
     "McpClient",
     "McpServer",
     "McpTool",
+    "Memory",
     "MessageTooLarge",
     "Model",
     "ModelConfigurationError",
@@ -155,6 +157,7 @@ _SOURCES: dict[str, str] = {
         "autonomy.actors": ("Context", "Mailbox", "RustMailbox", "Worker"),
         "autonomy.agents.conversation_response": ("ConversationResponse",),
         "autonomy.agents.mcp_server": ("McpServer",),
+        "autonomy.agents.memory_api": ("Memory",),
         "autonomy.agents.repl": ("Repl",),
         "autonomy.errors": (
             "AddressNotFound",

@@ -44,8 +44,6 @@ MISSING = {
     "NodeRequest": "controller", "NodeResponse": "controller",
     "FlowReference": "flows", "Flow": "flows", "FlowOperation": "flows", "START": "flows", "END": "flows",
     "Cluster": "clusters",
-    # upstream's Memory takes and returns message dicts; this runtime's keeps its own message model
-    "Memory": "memory adapter",
     "Subagents": "subagents",
     "Workspace": "workspace", "WorkspaceMode": "workspace",
     **dict.fromkeys([
