@@ -11,20 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 from collections.abc import Awaitable
 from typing import Any
 
 
-async def gather(*aws: Awaitable[Any], batch_size: int | None = None) -> list[Any]:
-    """Await every awaitable and return their results in order, running at most `batch_size` at a time."""
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)):
-        raise TypeError(f"gather(batch_size={batch_size!r}): batch_size must be a whole number or None")
-    if batch_size is not None and batch_size < 0:
-        raise ValueError(f"gather(batch_size={batch_size}): batch_size must be >= 1, or None for no limit")
+async def gather(*aws: Awaitable[Any], batch_size: float | None = None) -> list[Any]:
+    """Await every awaitable and return their results in order, running at most `batch_size` at a time.
+
+    A fractional size rounds up (`len(items) / 4` runs as upstream's semaphore runs it)."""
+    problem = _check(batch_size)
+    if problem is not None:
+        for awaitable in aws:
+            _discard(awaitable)  # they will never run: no "never awaited" warnings on top of the error
+        raise problem
     if not batch_size:
         return list(await asyncio.gather(*aws))
 
-    slots = asyncio.Semaphore(batch_size)
+    slots = asyncio.Semaphore(math.ceil(batch_size))
 
     async def in_a_slot(awaitable: Awaitable[Any]) -> Any:
         try:
@@ -38,6 +42,16 @@ async def gather(*aws: Awaitable[Any], batch_size: int | None = None) -> list[An
             slots.release()
 
     return list(await asyncio.gather(*(in_a_slot(a) for a in aws)))
+
+
+def _check(batch_size: object) -> Exception | None:
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | float):
+        return TypeError(f"gather(batch_size={batch_size!r}): batch_size must be a number or None")
+    if batch_size < 0 or batch_size != batch_size:  # negative, or NaN
+        return ValueError(f"gather(batch_size={batch_size}): batch_size must be >= 1, or None for no limit")
+    return None
 
 
 def _discard(awaitable: Awaitable[Any]) -> None:

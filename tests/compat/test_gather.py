@@ -84,16 +84,24 @@ async def test_cancelling_the_gather_cancels_every_job() -> None:
     assert probe.running == 0 and probe.finished == []
 
 
+@pytest.mark.parametrize(("batch_size", "most"), [(2.5, 3), (0.5, 1), (len(range(12)) / 4, 3)])
+async def test_a_fractional_batch_size_rounds_up_as_upstreams_semaphore_does(batch_size: float, most: int) -> None:
+    probe = Probe()
+    assert await gather(*(probe.job(n) for n in range(12)), batch_size=batch_size) == [n * n for n in range(12)]
+    assert probe.most == most
+
+
 @pytest.mark.parametrize(("batch_size", "error", "message"), [
     (-1, ValueError, r"batch_size=-1\): batch_size must be >= 1, or None"),
-    (2.5, TypeError, r"batch_size=2.5\): batch_size must be a whole number or None"),
-    (True, TypeError, "batch_size must be a whole number"),
+    (float("nan"), ValueError, r"batch_size=nan\): batch_size must be >= 1"),
+    ("5", TypeError, r"batch_size='5'\): batch_size must be a number or None"),
+    (True, TypeError, "batch_size must be a number"),
 ])
 async def test_a_bad_batch_size_is_named(batch_size: object, error: type[Exception], message: str) -> None:
     job = asyncio.sleep(0)
     with pytest.raises(error, match=message):
         await gather(job, batch_size=batch_size)  # type: ignore[arg-type]
-    job.close()
+    assert job.cr_frame is None  # closed by gather: it will never run, and does not warn
 
 
 def test_a_fan_out_over_agents_in_batches_of_five(script: Script, app_env: dict[str, str]) -> None:
