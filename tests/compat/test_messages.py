@@ -75,6 +75,7 @@ def test_they_become_chat_messages_and_agent_messages() -> None:
     assert as_chat_message(ToolCallResponseMessage("call_1", "add", "3")) == {
         "role": "tool", "content": "3", "tool_call_id": "call_1", "name": "add"}
     assert as_chat_message({"role": "user", "content": "as is"}) == {"role": "user", "content": "as is"}
+    assert [m.text for m in parse_messages(TextContent("plain"))] == ["plain"]
     (system, user) = parse_messages([SystemMessage("rules"), UserMessage("hello")])
     assert (system.role, system.phase.value, system.text) == ("system", "system", "rules")
     assert (user.role, user.text) == ("user", "hello")

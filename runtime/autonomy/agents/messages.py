@@ -175,6 +175,8 @@ def parse_messages(value: Any) -> list[ConversationMessage]:
         return [ConversationMessage(role="user", content=value)]
     if isinstance(value, UPSTREAM_MESSAGES):  # UserMessage("..."), SystemMessage("..."), as upstream apps send
         return [ConversationMessage.model_validate(to_wire(value))]
+    if isinstance(value, upstream.TextContent):
+        return [user(value.text)]
     if isinstance(value, dict):
         if "role" not in value:
             value = {**value, "role": "user"}
