@@ -157,3 +157,16 @@ async def test_managed_lifecycle_serves_for_the_block() -> None:
         port = repl.port
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_a_repl_hangs_up_when_its_node_stops() -> None:
+    from autonomy import AgentReference, Node
+
+    async with Node.serve(name="pearl", http_server=False, discovery="none", transport_port=0) as node:
+        repl = await Repl.start(AgentReference("jack", node), listen_address="127.0.0.1:0")
+        reader, writer = await asyncio.open_connection(repl.host, repl.port)
+        await reader.readline()
+    rest = await asyncio.wait_for(reader.read(), 5)
+    assert rest.endswith(b"0\n")
+    assert repl.server is None  # no longer listening
+    writer.close()

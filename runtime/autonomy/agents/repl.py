@@ -109,6 +109,9 @@ class Repl:
         """Serve the REPL of `agent_reference` until the node stops; returns once it listens."""
         repl = Repl(agent_reference, listen_address, functions, timeout, stream)
         await repl.listen()
+        add_stop_callback = getattr(getattr(agent_reference, "node", None), "add_stop_callback", None)
+        if callable(add_stop_callback):
+            add_stop_callback(repl.stop)  # connected terminals are told and hung up on when the node stops
         return repl
 
     async def listen(self) -> None:
