@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -29,17 +29,26 @@ router = APIRouter(tags=["agents"])
 NDJSON = "application/x-ndjson"
 
 
+class MessageObject(pydantic.BaseModel):
+    """A message as an object (what `autonomy.agents.messages.parse_messages` takes)."""
+
+    model_config = pydantic.ConfigDict(extra="allow")
+
+    role: Literal["user", "assistant", "system", "tool"] = "user"
+    content: str | dict[str, Any] | None = pydantic.Field(None, description='the text, or {"text": "..."}')
+
+
 class AgentRequest(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="ignore")
 
-    message: str | dict[str, Any] | list[str | dict[str, Any]] = pydantic.Field(
+    message: str | MessageObject | list[str | MessageObject] = pydantic.Field(
         description='the user message: a string, a message object like {"role": "user", "content": "..."}, '
         "or a non-empty list of them"
     )
     scope: str = pydantic.Field("", description="whose memory: one scope per user or tenant")
     conversation: str = pydantic.Field("", description="the conversation (thread) within the scope")
 
-    @pydantic.field_validator("message")
+    @pydantic.field_validator("message", mode="before")
     @classmethod
     def _not_empty(cls, value: Any) -> Any:
         if value == "" or value == [] or value == {}:
@@ -93,7 +102,7 @@ async def _parse(request: Request, settings: HttpSettings) -> tuple[AgentRequest
     from autonomy.agents.messages import parse_messages  # here: nodes without agents never load the agents layer
 
     try:
-        return parsed, parse_messages(parsed.message)
+        return parsed, parse_messages(data["message"])  # as sent: the model above checked its shape only
     except pydantic.ValidationError as error:
         raise HTTPException(422, _problems(error, "message")) from None
     except ValueError as error:
@@ -105,10 +114,23 @@ def _problem(description: str) -> dict[str, Any]:
         "type": "object", "properties": {"detail": {}}, "required": ["detail"]}}}}
 
 
+def _inlined(schema: Any, definitions: dict[str, Any]) -> Any:
+    """`schema` with its `$defs` references replaced by what they name (the document has no `$defs`)."""
+    if isinstance(schema, dict):
+        reference = schema.get("$ref", "")
+        if reference.startswith("#/$defs/"):
+            return _inlined(definitions[reference.removeprefix("#/$defs/")], definitions)
+        return {key: _inlined(value, definitions) for key, value in schema.items() if key != "$defs"}
+    if isinstance(schema, list):
+        return [_inlined(item, definitions) for item in schema]
+    return schema
+
+
+_REQUEST_SCHEMA = AgentRequest.model_json_schema()
 _CALL_DOCUMENT: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": AgentRequest.model_json_schema()}},
+        "content": {"application/json": {"schema": _inlined(_REQUEST_SCHEMA, _REQUEST_SCHEMA.get("$defs", {}))}},
     },
 }
 _CALL_RESPONSES: dict[int | str, dict[str, Any]] = {
