@@ -65,8 +65,27 @@ async def test_log_levels_take_a_small_body_and_known_loggers_only(served: int) 
             unknown = await http.post("/logs/levels", json={"level": "info", "module": name})
             assert unknown.status_code == 422 and "module" in unknown.text
         assert set(logging.root.manager.loggerDict) == before  # nothing kept of the names it was given
-        known = await http.post("/logs/levels", json={"level": "warning", "module": "agent"})
-        assert known.status_code == 200 and known.json()["levels"]["agent"] == "warning"
+        agent = logging.getLogger("autonomy.agent")
+        level = agent.level
+        try:
+            known = await http.post("/logs/levels", json={"level": "warning", "module": "agent"})
+            assert known.status_code == 200 and known.json()["levels"]["agent"] == "warning"
+        finally:
+            agent.setLevel(level)
+
+
+async def test_a_body_sent_too_slowly_is_408(served: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", served)
+    writer.write(b"POST /agents/henry HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 1000\r\n\r\n{\"message\": ")  # and the other 987 bytes never come
+    await writer.drain()
+    start = time.monotonic()
+    try:
+        answer = await _read_until_closed(reader, 8)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"did not arrive within 5s" in answer
+    assert time.monotonic() - start < 8
 
 
 async def test_an_idle_new_connection_is_closed_within_seconds(served: int) -> None:
@@ -126,6 +145,10 @@ async def test_an_oversized_request_head_is_431(served: int) -> None:
 
 
 async def test_bad_http_settings_stop_the_server_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEFAULT_PORT_HTTP", "http")
+    with pytest.raises(ValueError, match="DEFAULT_PORT_HTTP='http' is not a port"):
+        HttpServer()
+    monkeypatch.delenv("DEFAULT_PORT_HTTP")
     monkeypatch.setenv("AUTONOMY_MAX_AGENT_REQUESTS", "many")
     with pytest.raises(ValueError, match="AUTONOMY_MAX_AGENT_REQUESTS='many' is not a whole number"):
         HttpServer(listen_address="127.0.0.1:0")

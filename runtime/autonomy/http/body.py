@@ -18,6 +18,8 @@ from typing import Any
 from fastapi import HTTPException, Request, Response
 from fastapi.routing import APIRoute
 
+from autonomy.http.settings import HttpSettings
+
 #: Deepest nesting of arrays and objects a JSON body may have.
 MAX_DEPTH = 64
 
@@ -87,12 +89,15 @@ def load_json(body: bytes) -> Any:
     return data
 
 
-def bounded_route(limit: int, timeout: float = 5.0) -> type[APIRoute]:
-    """A route class whose request body FastAPI reads through `read_body` (for routes with a model body)."""
+def bounded_route(limit: int) -> type[APIRoute]:
+    """A route class whose request body FastAPI reads through `read_body` (for routes with a model body),
+    within the server's `read_timeout`."""
 
     class BoundedRequest(Request):
         async def body(self) -> bytes:
             if not hasattr(self, "_body"):
+                settings = getattr(self.app.state, "autonomy_http_settings", None)
+                timeout = settings.read_timeout if settings is not None else HttpSettings.read_timeout
                 body = await read_body(self, limit, timeout)
                 if body:
                     load_json(body)  # the same 400s as the routes that parse their own bodies

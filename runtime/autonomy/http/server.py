@@ -43,6 +43,8 @@ CONNECTION_HEADROOM = 1024
 def default_listen_address() -> str:
     host = os.environ.get("DEFAULT_HOST_HTTP", "0.0.0.0")
     port = os.environ.get("DEFAULT_PORT_HTTP", "8000")
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"DEFAULT_PORT_HTTP={port!r} is not a port: use a number from 0 to 65535, e.g. 8000")
     return f"{host}:{port}"
 
 
