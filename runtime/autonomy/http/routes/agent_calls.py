@@ -82,11 +82,18 @@ def _agent(node: Any, name: str) -> Any:
     return agent
 
 
+_UNION_MEMBERS = frozenset({"str", "MessageObject"})
+
+
 def _problems(error: pydantic.ValidationError, prefix: str = "") -> list[dict[str, str]]:
-    return [
-        {"field": ".".join([prefix, *(str(p) for p in e["loc"])]).strip(".") or "body", "error": e["msg"]}
-        for e in error.errors()
-    ]
+    """One entry per field (`message.0.role`), the members of a union left out of its name."""
+    found: dict[str, list[str]] = {}
+    for e in error.errors():
+        parts = [str(p) for p in e["loc"] if not (isinstance(p, str) and (p in _UNION_MEMBERS or "[" in p))]
+        field = ".".join([prefix, *parts]).strip(".") or "body"
+        if e["msg"] not in found.setdefault(field, []):
+            found[field].append(e["msg"])
+    return [{"field": field, "error": " or ".join(messages)} for field, messages in found.items()]
 
 
 async def _parse(request: Request, settings: HttpSettings) -> tuple[AgentRequest, list[Any]]:
