@@ -29,13 +29,20 @@ router = APIRouter(tags=["agents"])
 NDJSON = "application/x-ndjson"
 
 
+class TextObject(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="allow")
+
+    text: str = ""
+    type: Literal["text"] = "text"
+
+
 class MessageObject(pydantic.BaseModel):
     """A message as an object (what `autonomy.agents.messages.parse_messages` takes)."""
 
     model_config = pydantic.ConfigDict(extra="allow")
 
     role: Literal["user", "assistant", "system", "tool"] = "user"
-    content: str | dict[str, Any] | None = pydantic.Field(None, description='the text, or {"text": "..."}')
+    content: str | TextObject | None = pydantic.Field(None, description='the text, or {"text": "..."}')
 
 
 class AgentRequest(pydantic.BaseModel):
@@ -82,7 +89,7 @@ def _agent(node: Any, name: str) -> Any:
     return agent
 
 
-_UNION_MEMBERS = frozenset({"str", "MessageObject"})
+_UNION_MEMBERS = frozenset({"str", "MessageObject", "TextObject"})
 
 
 def _problems(error: pydantic.ValidationError, prefix: str = "") -> list[dict[str, str]]:
