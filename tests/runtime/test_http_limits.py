@@ -155,3 +155,22 @@ async def test_bad_http_settings_stop_the_server_naming_the_variable(monkeypatch
     monkeypatch.delenv("AUTONOMY_MAX_AGENT_REQUESTS")
     monkeypatch.setenv("AUTONOMY_MAX_REQUEST_BYTES", "1MiB")
     assert HttpServer(listen_address="127.0.0.1:0").settings.max_request_bytes == 1024 * 1024
+
+
+async def test_connections_beyond_the_limit_get_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import autonomy.http.server as http_server
+    from autonomy.http.settings import HttpSettings
+
+    monkeypatch.setattr(http_server, "CONNECTION_HEADROOM", 1)
+    server = HttpServer(listen_address="127.0.0.1:0", settings=HttpSettings(max_agent_requests=2))
+    async with Node.serve(name="edge-2", http_server=server, **options(tmp_path)):
+        held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+                assert (await http.get("/healthz")).status_code == 503
+        finally:
+            for _, writer in held:
+                writer.close()
+        await asyncio.sleep(0.2)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+            assert (await http.get("/healthz")).status_code == 200
