@@ -223,3 +223,51 @@ async def test_overload_answers_503_with_retry_after(llm: ScriptedLLM, script: A
         node.terminate()
         if node.process is not None and node.process.stdout is not None:
             node.process.stdout.close()
+
+
+async def test_lone_surrogates_are_400_and_poison_nothing(http: httpx.AsyncClient, script: Any) -> None:
+    for body in (
+        b'{"message": "hi \\ud800", "conversation": "sur"}',
+        b'{"message": "hi", "scope": "\\udfff", "conversation": "sur"}',
+        b'{"message": "hi", "conversation": "sur\\ud800"}',
+        b'{"message": [{"role": "user", "content": "\\ud83d"}], "conversation": "sur"}',
+        b'{"message": "hi", "conversation": "sur", "\\ud800": 1}',
+        '{"message": "caf\u00e9 \udc80", "conversation": "sur"}'.encode("utf-8", "surrogatepass"),
+    ):
+        refused = await http.post("/agents/henry", content=body, headers={"content-type": "application/json"})
+        assert refused.status_code == 400, body
+        assert "surrogate" in refused.json()["detail"] or "UTF-8" in refused.json()["detail"]
+    headers = {"content-type": "application/json"}
+    not_utf8 = await http.post("/agents/henry", content=b'{"message": "\xff"}', headers=headers)
+    assert not_utf8.status_code == 400 and "UTF-8" in not_utf8.json()["detail"]
+    assert (await http.get("/agents/henry/conversations")).status_code == 200
+    script.default = Reply(text="fine")
+    after = await http.post("/agents/henry", json={"message": "hi \U0001f600", "conversation": "sur"})
+    assert after.status_code == 200 and after.json()[-1]["content"]["text"] == "fine"
+    assert (await http.get("/agents/henry/conversations")).status_code == 200
+
+
+async def test_junk_messages_and_deep_nesting_are_4xx(http: httpx.AsyncClient) -> None:
+    for message in ([1, 2], [[]], [None], [{"role": "wizard"}], {"role": "user", "content": 5}, [{"content": []}]):
+        refused = await http.post("/agents/henry", json={"message": message, "conversation": "junk"})
+        assert refused.status_code == 422, message
+        assert refused.json()["detail"][0]["field"].startswith("message"), refused.json()
+    for depth in (100, 40_000):
+        deep = b'{"message": ' + b"[" * depth + b"]" * depth + b"}"
+        refused = await http.post("/agents/henry", content=deep, headers={"content-type": "application/json"})
+        assert refused.status_code == 400 and "deeper than" in refused.json()["detail"]
+    assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_openapi_describes_the_agent_call(http: httpx.AsyncClient, script: Any) -> None:
+    document = (await http.get("/openapi.json")).json()
+    call = document["paths"]["/agents/{name}"]["post"]
+    body = call["requestBody"]["content"]["application/json"]["schema"]
+    assert {"message", "scope", "conversation"} <= set(body["properties"]) and body["required"] == ["message"]
+    assert {"400", "404", "413", "422", "503"} <= set(call["responses"])
+    assert "application/x-ndjson" in call["responses"]["200"]["content"]
+    script.default = Reply(text="streamed")
+    streamed = await http.post("/agents/henry?stream=true", json={"message": "hi", "conversation": "nd"},
+                               headers={"accept": "application/x-ndjson"})
+    assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("application/x-ndjson")
+    assert ndjson(streamed.text)[0]["type"] == "conversation_snippet"

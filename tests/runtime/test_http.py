@@ -75,3 +75,56 @@ async def test_taken_port_is_a_clear_error(tmp_path):
         with pytest.raises(OSError, match="DEFAULT_PORT_HTTP"):
             async with Node.serve(name="web-5", http_server=second, **options(tmp_path)):
                 pass
+
+
+async def test_api_key_guards_builtin_routes_of_a_custom_app_and_leaves_its_own(tmp_path, monkeypatch):
+    monkeypatch.setenv("API_KEY", "s3cret")
+    app = FastAPI()
+
+    @app.get("/mine")
+    async def mine() -> dict:
+        return {"mine": True}
+
+    server = HttpServer(listen_address="127.0.0.1:0", app=app)
+    async with Node.serve(name="web-6", http_server=server, **options(tmp_path)):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+            for method, path in (("GET", "/workers"), ("GET", "/agents"), ("GET", "/logs/levels"),
+                                 ("POST", "/agents/x"), ("GET", "/tools")):
+                refused = await http.request(method, path)
+                assert refused.status_code == 401, path
+                assert "s3cret" not in refused.text and "X-API-KEY" in refused.json()["detail"]
+            changed = await http.post("/logs/levels", json={"level": "debug", "module": "http"})
+            assert changed.status_code == 401
+            assert (await http.get("/workers", headers={"X-API-KEY": "wrong"})).status_code == 401
+            assert (await http.get("/workers", headers={"X-API-KEY": "s3cret"})).status_code == 200
+            assert (await http.get("/workers", headers={"Authorization": "Bearer s3cret"})).status_code == 200
+            assert (await http.get("/workers", params={"api_key": "s3cret"})).status_code == 200
+            assert (await http.get("/mine")).json() == {"mine": True}  # the app's own route: the app's business
+            assert (await http.get("/healthz")).status_code == 200
+            assert (await http.get("/readyz")).status_code == 200
+
+
+async def test_api_key_in_a_header_and_on_the_node_documents(tmp_path, monkeypatch):
+    monkeypatch.setenv("API_KEY", "s3cret")
+    sub = FastAPI()
+
+    @sub.get("/hello")
+    async def hello() -> dict:
+        return {"hello": "world"}
+
+    class Api:
+        api = sub
+
+        def routes(self, node):
+            pass
+
+    server = HttpServer(listen_address="127.0.0.1:0", api=Api())
+    async with Node.serve(name="web-7", http_server=server, **options(tmp_path)):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as http:
+            assert (await http.get("/workers", headers={"X-API-KEY": "s3cret"})).status_code == 200
+            assert (await http.get("/workers", headers={"Authorization": "Bearer s3cret"})).status_code == 200
+            assert (await http.get("/openapi.json")).status_code == 401
+            document = await http.get("/openapi.json", headers={"X-API-KEY": "s3cret"})
+            assert document.status_code == 200 and "/agents/{name}" in document.json()["paths"]
+            assert (await http.get("/docs", params={"api_key": "s3cret"})).status_code == 200
+            assert (await http.get("/hello")).json() == {"hello": "world"}  # the mounted app guards itself

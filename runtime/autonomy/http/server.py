@@ -2,38 +2,49 @@
 
 As upstream: pass `app=` to have the built-in routes added to your own FastAPI app, or `api=` (an
 object with `.routes(node)` and `.api`) to mount a sub-app at `/`. If `API_KEY` is set in the
-environment and the server made the app itself, every route but the probes wants `?api_key=`.
+environment, every built-in route but the probes wants the key (see `autonomy.http.auth`), whatever the
+app; an app's own routes are the app's to protect. Connections have `HttpSettings.read_timeout` seconds to
+send each request head, idle ones are closed as soon, and heads are bounded (`autonomy.http.protocol`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
+import math
 import os
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.params import Depends as Dependency
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
-from autonomy.http.routes import ROUTERS
+from autonomy.http.auth import require_api_key
+from autonomy.http.protocol import GuardedHttpToolsProtocol
+from autonomy.http.routes import OPEN_ROUTERS, ROUTERS
+from autonomy.http.settings import HttpSettings
 
 if TYPE_CHECKING:
     from autonomy.node import Node
 
 logger = logging.getLogger("autonomy.http")
 
-_OPEN_PATHS = ("/healthz", "/readyz")
+#: Connections beyond the agent calls allowed in flight, for probes and reads (uvicorn answers 503 beyond).
+CONNECTION_HEADROOM = 1024
 
 
 def default_listen_address() -> str:
     host = os.environ.get("DEFAULT_HOST_HTTP", "0.0.0.0")
     port = os.environ.get("DEFAULT_PORT_HTTP", "8000")
+    if not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"DEFAULT_PORT_HTTP={port!r} is not a port: use a number from 0 to 65535, e.g. 8000")
     return f"{host}:{port}"
 
 
@@ -53,34 +64,44 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, listen_address: str | None = None, app: FastAPI | None = None, api: Any = None) -> None:
+    def __init__(self, listen_address: str | None = None, app: FastAPI | None = None, api: Any = None,
+                 settings: HttpSettings | None = None) -> None:
         self.listen_address = listen_address or default_listen_address()
         self.host, self.port = parse_listen_address(self.listen_address)
         self.app = app
         self.api = api
+        self.settings = settings or HttpSettings.from_environment()
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     def build_app(self, node: Node) -> FastAPI:
-        created = self.app is None
-        app = self.app if self.app is not None else FastAPI(title=f"Autonomy node {node.name}")
+        api_key = os.environ.get("API_KEY", "")
+        guard: Sequence[Dependency] = [Depends(require_api_key(api_key))] if api_key else []
+        if self.app is not None:
+            app = self.app
+        elif guard:  # the node's own documents want the key too
+            app = FastAPI(title=f"Autonomy node {node.name}", openapi_url=None, docs_url=None, redoc_url=None)
+            _add_guarded_docs(app, guard)
+        else:
+            app = FastAPI(title=f"Autonomy node {node.name}")
         app.state.autonomy_node = node
-        for router in ROUTERS:
+        app.state.autonomy_http_settings = self.settings
+        for router in OPEN_ROUTERS:
             app.include_router(router)
+        for router in ROUTERS:
+            app.include_router(router, dependencies=guard)
         index = Path("index.html")
         if index.is_file() and not any(getattr(r, "path", None) == "/" for r in app.router.routes):
             resolved = index.resolve()
 
-            @app.get("/", include_in_schema=False)
+            @app.get("/", include_in_schema=False, dependencies=guard)
             async def index_page() -> FileResponse:
                 return FileResponse(resolved)
 
         if self.api is not None:
             self.api.routes(node)
             app.mount("/", self.api.api)
-        api_key = os.environ.get("API_KEY")
-        if created and api_key:
-            app.middleware("http")(_require_api_key(api_key))
+        app.openapi_schema = None  # built again with the routes added here
         return app
 
     async def start(self, node: Node) -> None:
@@ -99,8 +120,13 @@ class HttpServer:
         sock.listen(2048)
         sock.setblocking(False)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                                ws_ping_interval=None, ws_ping_timeout=None, timeout_graceful_shutdown=5)
+        limits = self.settings
+        protocol = GuardedHttpToolsProtocol.with_limits(limits.read_timeout, limits.max_header_bytes)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", http=protocol,
+                                ws_ping_interval=None, ws_ping_timeout=None, timeout_graceful_shutdown=5,
+                                timeout_keep_alive=math.ceil(limits.read_timeout),
+                                h11_max_incomplete_event_size=limits.max_header_bytes,
+                                limit_concurrency=limits.max_agent_requests + CONNECTION_HEADROOM)
         self._server = server = _EmbeddedServer(config)
         self._task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         while not server.started:
@@ -124,13 +150,16 @@ class HttpServer:
         self._task = None
 
 
-def _require_api_key(api_key: str) -> Callable[[Request, Callable[[Request], Awaitable[Response]]],
-                                                 Awaitable[Response]]:
-    async def check(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path not in _OPEN_PATHS:
-            given = request.query_params.get("api_key", "")
-            if not hmac.compare_digest(given.encode(), api_key.encode()):
-                return JSONResponse({"detail": "missing or wrong api_key query parameter"}, status_code=401)
-        return await call_next(request)
+def _add_guarded_docs(app: FastAPI, guard: Sequence[Dependency]) -> None:
+    """`/openapi.json` and `/docs` of a node's own app, behind the API key; the page passes the key it was
+    given in the query on to the document it loads (a browser sends no headers of its own)."""
 
-    return check
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=guard)
+    async def docs(request: Request) -> HTMLResponse:
+        key = request.query_params.get("api_key")
+        url = "/openapi.json" + (f"?api_key={quote(key, safe='')}" if key else "")
+        return get_swagger_ui_html(openapi_url=url, title=f"{app.title} - docs")

@@ -2,31 +2,31 @@
 
 The "deep work" idea: an agent keeps notes, plans and memory in files. The root depends on visibility:
 `all` -> base/, `agent` -> base/agent/, `scope` -> base/agent/scope/, `conversation` ->
-base/agent/scope/conversation/ (missing parts become `default`). Every path a model gives is resolved,
-symlinks included, and refused if it leaves the root.
+base/agent/scope/conversation/ (missing parts become `default`; ids map to folder names one to one, see
+`autonomy.tools.folders`). Every path a model gives, and every file a search or a listing walks, is
+resolved, symlinks included, and refused or skipped if it leaves the root. Writes refuse a file with
+other hard links (it may be a file outside the root). Searches read files up to `MAX_READ_BYTES` and run
+the model's pattern with RE2, in time linear in the text, so no pattern can stall the node.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import re2
+
+from autonomy.tools.folders import private_base, segment
 from autonomy.tools.function import Tool
 
 Visibility = Literal["all", "agent", "scope", "conversation"]
 VISIBILITIES: tuple[str, ...] = ("all", "agent", "scope", "conversation")
-DEFAULT_BASE_DIR = "/tmp/agent-files"
 MAX_READ_BYTES = 2_000_000
-
-
-def _segment(value: str | None) -> str:
-    """A directory name for an agent, scope or conversation; anything unsafe becomes '_'."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.@-]", "_", value or "") or "default"
-    return "_" if cleaned in {".", ".."} else cleaned
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class Filesystem:
@@ -35,11 +35,41 @@ class Filesystem:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
 
+    def _inside(self, candidate: Path) -> bool:
+        return candidate == self.root or self.root in candidate.parents
+
     def _path(self, path: str) -> Path:
         candidate = (self.root / str(path).lstrip("/")).resolve()
-        if candidate != self.root and self.root not in candidate.parents:
+        if not self._inside(candidate):
             raise PermissionError(f"path {path!r} is outside this agent's filesystem; use paths under '/'")
         return candidate
+
+    def _files(self, start: Path) -> Iterator[Path]:
+        """The files under `start`, in order, that are inside the root once resolved (no symlink out)."""
+        if start.is_file():
+            yield start
+            return
+        for folder, folders, names in os.walk(start):  # does not descend into symlinked folders
+            folders.sort()
+            for name in sorted(names):
+                file = Path(folder) / name
+                resolved = file.resolve()
+                if self._inside(resolved) and resolved.is_file():
+                    yield file
+
+    def _open_for_writing(self, file: Path) -> int:
+        """A descriptor to write `file` from its start; refused if the file has other hard links."""
+        descriptor = os.open(file, _WRITE_FLAGS, 0o600)
+        if os.fstat(descriptor).st_nlink > 1:
+            os.close(descriptor)
+            raise PermissionError(f"{self._show(file)} has other hard links (it may be a file outside this "
+                                  "agent's filesystem): it is not written; write a new file instead")
+        os.ftruncate(descriptor, 0)
+        return descriptor
+
+    def _write(self, file: Path, content: str) -> None:
+        with os.fdopen(self._open_for_writing(file), "w", encoding="utf-8") as out:
+            out.write(content)
 
     def _show(self, path: Path) -> str:
         return "/" + str(path.relative_to(self.root)) if path != self.root else "/"
@@ -68,7 +98,7 @@ class Filesystem:
         """Create or overwrite a text file, creating parent directories."""
         file = self._path(path)
         file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(content, encoding="utf-8")
+        self._write(file, content)
         return f"wrote {len(content)} characters to {self._show(file)}"
 
     def edit_file(self, path: str, old_string: str, new_string: str, replace_all: bool = False) -> str:
@@ -80,15 +110,13 @@ class Filesystem:
             raise ValueError(f"old_string not found in {path!r}")
         if count > 1 and not replace_all:
             raise ValueError(f"old_string occurs {count} times in {path!r}: make it unique or set replace_all")
-        file.write_text(text.replace(old_string, new_string, -1 if replace_all else 1), encoding="utf-8")
+        self._write(file, text.replace(old_string, new_string, -1 if replace_all else 1))
         return f"replaced {count if replace_all else 1} occurrence(s) in {self._show(file)}"
 
     def find_files(self, pattern: str) -> str:
         """Find files whose path matches a glob pattern, e.g. '*.md' or 'notes/**/*.txt'."""
         matches = [
-            self._show(p)
-            for p in sorted(self.root.rglob("*"))
-            if p.is_file() and (fnmatch.fnmatch(p.name, pattern) or p.match(pattern))
+            self._show(p) for p in self._files(self.root) if fnmatch.fnmatch(p.name, pattern) or p.match(pattern)
         ]
         return "\n".join(matches) or "(no matches)"
 
@@ -101,12 +129,23 @@ class Filesystem:
         show_line_numbers: bool = True,
         max_results: int = 100,
     ) -> str:
-        """Search files for a regular expression; returns matching lines with their file names."""
-        regex = re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+        """Search files for a regular expression (RE2 syntax: no backreferences or lookaround); returns
+        matching lines with their file names."""
+        options = re2.Options()
+        options.case_sensitive = case_sensitive
+        options.log_errors = False
+        try:
+            regex = re2.compile(pattern, options)
+        except re2.error as error:
+            raise ValueError(f"pattern {pattern[:100]!r} is not a regular expression RE2 runs ({error}): "
+                             "backreferences and lookaround are not supported") from None
         start = self._path(path)
-        files = [start] if start.is_file() else sorted(p for p in start.rglob("*") if p.is_file())
         results: list[str] = []
-        for file in files:
+        skipped = 0
+        for file in self._files(start):
+            if file.stat().st_size > MAX_READ_BYTES:
+                skipped += 1
+                continue
             lines = file.read_text(encoding="utf-8", errors="replace").splitlines()
             for number, line in enumerate(lines, 1):
                 if not regex.search(line):
@@ -117,7 +156,8 @@ class Filesystem:
                     results.append(prefix + lines[n - 1])
                 if len(results) >= max_results:
                     return "\n".join(results[:max_results])
-        return "\n".join(results) or "(no matches)"
+        note = f"\n({skipped} file(s) over {MAX_READ_BYTES} bytes not searched)" if skipped else ""
+        return ("\n".join(results) or "(no matches)") + note
 
     def remove_file(self, path: str) -> str:
         """Delete a file."""
@@ -140,9 +180,10 @@ class Filesystem:
 
     def copy_file(self, source: str, destination: str) -> str:
         """Copy a file."""
-        target = self._path(destination)
+        origin, target = self._path(source), self._path(destination)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self._path(source), target)
+        with origin.open("rb") as data, os.fdopen(self._open_for_writing(target), "wb") as out:
+            shutil.copyfileobj(data, out)
         return f"copied to {self._show(target)}"
 
     def move_file(self, source: str, destination: str) -> str:
@@ -169,19 +210,27 @@ class FilesystemTools:
         if visibility not in VISIBILITIES:
             raise ValueError(f"FilesystemTools(visibility={visibility!r}): use one of {list(VISIBILITIES)}")
         self.visibility = visibility
-        self.base_dir = Path(base_dir or os.environ.get("AUTONOMY_FILES_DIR", DEFAULT_BASE_DIR))
+        configured = base_dir or os.environ.get("AUTONOMY_FILES_DIR")
+        self._base_dir = Path(configured) if configured else None
+
+    @property
+    def base_dir(self) -> Path:
+        """`base_dir`, else `AUTONOMY_FILES_DIR`, else a private folder of this user (`folders.private_base`)."""
+        if self._base_dir is None:
+            self._base_dir = private_base()
+        return self._base_dir
 
     def root_for(self, scope: str | None, conversation: str | None, agent_name: str | None) -> Path:
         parts: list[str] = []
         if self.visibility in ("agent", "scope", "conversation"):
-            parts.append(_segment(agent_name))
+            parts.append(segment(agent_name))
         if self.visibility in ("scope", "conversation"):
-            parts.append(_segment(scope))
+            parts.append(segment(scope))
         if self.visibility == "conversation":
-            parts.append(_segment(conversation))
+            parts.append(segment(conversation))
         return self.base_dir.joinpath(*parts)
 
     def create_tools(self, scope: str, conversation: str, agent_name: str | None = None) -> list[Tool]:
         root = self.root_for(scope, conversation, agent_name)
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         return Filesystem(root).tools()

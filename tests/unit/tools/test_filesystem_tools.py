@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,8 @@ def test_root_per_visibility(tmp_path: Path, visibility: str, expected: str) -> 
 
 def test_missing_parts_become_default_and_bad_visibility_is_explained(tmp_path: Path) -> None:
     assert FilesystemTools(base_dir=str(tmp_path)).root_for("", "", "a") == tmp_path / "a/default/default"
-    assert FilesystemTools(base_dir=str(tmp_path)).root_for("..", "x/../../y", "a") == tmp_path / "a/_/x_.._.._y"
+    root = FilesystemTools(base_dir=str(tmp_path)).root_for("..", "x/../../y", "a")
+    assert root == tmp_path / "a/~2e./x~2f..~2f..~2fy" and root.parent.parent.parent == tmp_path
     with pytest.raises(ValueError, match="conversation"):
         FilesystemTools("everyone")
 
@@ -58,3 +61,75 @@ async def test_conversations_do_not_see_each_other(tmp_path: Path) -> None:
     first, second = tools_by_name(factory, "s", "c1", "a"), tools_by_name(factory, "s", "c2", "a")
     await first["write_file"].invoke('{"path": "x.txt", "content": "mine"}')
     assert "no file" in await second["read_file"].invoke('{"path": "x.txt"}')
+
+
+def test_ids_never_share_a_folder(tmp_path: Path) -> None:
+    factory = FilesystemTools("conversation", base_dir=str(tmp_path))
+    ids = ["user:1", "user_1", "a/b", "a_b", "é", "ü", "日本", "\ud800", ".x", "~2ex", "x" * 300, "x" * 299 + "y"]
+    roots = [factory.root_for(i, "c", "agent") for i in ids]
+    assert len(set(roots)) == len(ids)
+    assert all(r.parent.parent == tmp_path / "agent" and len(r.parent.name) <= 200 for r in roots)
+    assert factory.root_for("alice", "c1", "henry") == tmp_path / "henry/alice/c1"  # readable where it can be
+
+
+def test_default_base_is_private_to_this_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTONOMY_FILES_DIR", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    base = FilesystemTools().base_dir
+    assert not str(base).startswith("/tmp/agent-files")
+    assert base.parent == tmp_path / f"autonomy-{os.getuid()}" and (base.parent.stat().st_mode & 0o777) == 0o700
+    base.parent.chmod(0o755)  # as if someone else had made it, open to all
+    with pytest.raises(PermissionError, match="AUTONOMY_FILES_DIR"):
+        _ = FilesystemTools().base_dir
+
+
+async def test_search_stays_inside_the_root(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("password=hunter2\n")
+    tools = tools_by_name(FilesystemTools("conversation", base_dir=str(tmp_path / "base")), "s", "c", "a")
+    root = tmp_path / "base/a/s/c"
+    (root / "mine.txt").write_text("password=mine\n")
+    (root / "link.txt").symlink_to(outside / "secret.txt")
+    (root / "dir").symlink_to(outside)
+    found = await tools["search_in_files"].invoke('{"pattern": "password"}')
+    assert "mine" in found and "hunter2" not in found
+    assert "hunter2" not in await tools["search_in_files"].invoke('{"pattern": "password", "path": "dir"}')
+    listed = await tools["find_files"].invoke('{"pattern": "*.txt"}')
+    assert "/mine.txt" in listed and "secret" not in listed and "link" not in listed
+
+
+async def test_search_skips_huge_files_and_runs_any_pattern_in_linear_time(tmp_path: Path) -> None:
+    tools = tools_by_name(FilesystemTools("conversation", base_dir=str(tmp_path)), "s", "c", "a")
+    root = tmp_path / "a/s/c"
+    (root / "big.log").write_text("needle\n" + "x" * 2_100_000)
+    (root / "evil.txt").write_text("a" * 30 + "!\n")
+    found = await tools["search_in_files"].invoke('{"pattern": "needle"}')
+    assert "big.log" not in found.splitlines()[0] and "over 2000000 bytes not searched" in found
+    start = time.monotonic()
+    assert await tools["search_in_files"].invoke('{"pattern": "(a+)+$", "path": "evil.txt"}') == "(no matches)"
+    assert time.monotonic() - start < 1  # a backtracking engine takes seconds, and blocks the loop meanwhile
+    assert "(no matches)" in await tools["search_in_files"].invoke('{"pattern": "(a|a)*b", "path": "evil.txt"}')
+    refused = await tools["search_in_files"].invoke('{"pattern": "(a)\\\\1"}')
+    assert "not supported" in refused
+
+
+async def test_writes_refuse_hard_links_to_outside_files(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("keep me")
+    tools = tools_by_name(FilesystemTools("conversation", base_dir=str(tmp_path / "base")), "s", "c", "a")
+    root = tmp_path / "base/a/s/c"
+    os.link(secret, root / "linked.txt")
+    for call in (
+        '{"path": "linked.txt", "content": "overwritten"}',
+    ):
+        assert "hard links" in await tools["write_file"].invoke(call)
+    assert "hard links" in await tools["edit_file"].invoke(
+        '{"path": "linked.txt", "old_string": "keep", "new_string": "lost"}')
+    (root / "mine.txt").write_text("mine")
+    assert "hard links" in await tools["copy_file"].invoke('{"source": "mine.txt", "destination": "linked.txt"}')
+    assert secret.read_text() == "keep me"
+    assert "wrote" in await tools["write_file"].invoke('{"path": "new.txt", "content": "fine"}')
