@@ -241,3 +241,19 @@ def test_a_transient_failure_shows_in_status_and_as_an_event_and_is_retried_in_s
     took = time.monotonic() - freed
     assert took < 20, f"{took:.1f} s from the quota's removal to Ready: retries are not in seconds"
     assert condition(k8s, namespace, name, "Progressing")["reason"] != "Retrying"  # type: ignore[index]
+
+
+def test_a_zone_deleted_and_applied_again_at_once_waits_for_its_old_children_then_gets_new_ones(
+    k8s: KubernetesCluster, chart_operator: ChartOperator
+) -> None:
+    namespace, name = chart_operator.namespace, "again"
+    apply(k8s, zone_manifest(name, namespace))
+    k8s.kubectl("wait", "--for=condition=Ready", f"zone/{name}", "-n", namespace, "--timeout=60s", timeout=70)
+    k8s.kubectl("delete", "zone", name, "-n", namespace, "--wait=true", timeout=60)
+    apply(k8s, zone_manifest(name, namespace))  # the garbage collector may not have reached the old children
+    k8s.kubectl("wait", "--for=condition=Ready", f"zone/{name}", "-n", namespace, "--timeout=60s", timeout=70)
+    uid = get_json(k8s, "zone", name, "-n", namespace)["metadata"]["uid"]
+    items = get_json(k8s, KINDS, "-n", namespace, "-l", f"autonomy.computer/zone={name}")["items"]
+    assert {(i["kind"], i["metadata"]["name"]) for i in items} == expected_children(name)
+    assert all([r["uid"] for r in i["metadata"]["ownerReferences"]] == [uid] for i in items)
+    assert condition(k8s, namespace, name, "Accepted")["status"] == "True"  # type: ignore[index]
