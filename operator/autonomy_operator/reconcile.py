@@ -262,7 +262,9 @@ async def record_retry(
     autoscaled: frozenset[str],
 ) -> None:
     """Progressing=True/Retrying with what failed; a Warning event when that is news (no event storm)."""
-    message = f"{error} (retrying in a few seconds)"
+    text = str(error)
+    text = text if len(text) <= 1000 else f"{text[:997]}..."  # API messages can be long; an event keeps 1 KiB
+    message = f"{text} (retrying in a few seconds)"
     status = compute_status(
         spec,
         deployments,
