@@ -41,6 +41,7 @@ _PLURALS = {
     "Ingress": "ingresses",
     "Zone": "zones",
     "Cluster": "clusters",
+    "Event": "events",
 }
 _CLUSTER_SCOPED = {"Cluster"}
 
@@ -191,18 +192,46 @@ class Kube:
         except NotFound:
             return None
 
-    async def delete(self, api_version: str, kind: str, namespace: str | None, name: str) -> bool:
-        """Delete in the background (dependents go with garbage collection); False if already gone."""
+    async def delete(
+        self, api_version: str, kind: str, namespace: str | None, name: str, uid: str | None = None
+    ) -> bool:
+        """Delete in the background (dependents go with garbage collection); False if already gone.
+
+        With `uid`, only that very object: one created under the same name since it was read stays
+        (the API server answers 409, raised as `Conflict`).
+        """
         self.writes += 1
+        body: dict[str, Any] = {"propagationPolicy": "Background"}
+        if uid is not None:
+            body["preconditions"] = {"uid": uid}
         try:
-            await self._call(
-                "DELETE",
-                resource_path(api_version, kind, namespace, name),
-                {"propagationPolicy": "Background"},
-            )
+            await self._call("DELETE", resource_path(api_version, kind, namespace, name), body)
         except NotFound:
             return False
         return True
+
+    async def create_event(
+        self, involved: dict[str, Any], type_: str, reason: str, message: str
+    ) -> dict[str, Any]:
+        """A core/v1 Event about `involved` (apiVersion, kind, name, namespace, uid), as `kubectl describe`
+        shows them; the message is cut to the 1 KiB the API server keeps of it."""
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        namespace = involved["namespace"]
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{involved['name']}.", "namespace": namespace},
+            "involvedObject": involved,
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": FIELD_MANAGER},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        self.writes += 1
+        return await self._call("POST", resource_path("v1", "Event", namespace), event)
 
     async def patch_metadata(
         self, api_version: str, kind: str, namespace: str | None, name: str, metadata: dict[str, Any]

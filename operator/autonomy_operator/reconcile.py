@@ -1,10 +1,16 @@
 """One idempotent reconcile of a Zone, for create, update and resume alike.
 
 Read (the Zone, its Cluster, its Secret's keys, what the watches already know), build the children
-(pure), server-side apply them, delete what the spec no longer wants, and write the status in one
-patch when it changed. A spec that cannot be realized raises `SpecError` after recording
-`Accepted=False`; API trouble raises `Transient`. The kopf layer maps those to PermanentError and
-TemporaryError.
+(pure), check that every child's name is free or already this zone's (`ownership`: one object the
+operator did not create stops the whole zone before anything is written), server-side apply them in
+stages (`apply_stages`: a RoleBinding only once its Role exists, pods only once their account and
+rights do), delete what the spec no longer wants (only objects of this zone), and write the status in
+one patch when it changed.
+
+A spec that cannot be realized raises `SpecError` after recording `Accepted=False`. Any API failure
+(a 5xx, a quota, a Role not there yet) is recorded as `Progressing=True/Retrying` naming the object and
+the answer, with a Warning event when that message is new, and raised as `Transient`. The kopf layer
+maps those to PermanentError and TemporaryError (retried in seconds, not kopf's default minute).
 """
 
 from __future__ import annotations
@@ -27,12 +33,24 @@ from autonomy_operator.builders import (
     child_key,
     zone_url,
 )
-from autonomy_operator.kube import Conflict, Invalid, Kube
+from autonomy_operator.kube import Conflict, Invalid, Kube, KubeError, Transient
+from autonomy_operator.ownership import Ownership, collision_message, ownership_of
 from autonomy_operator.status import Acceptance, DeploymentState, compute_status, status_patch
 
-__all__ = ["ClusterInfo", "IndexedDeployment", "ZoneRef", "reconcile_zone", "spec_of", "write_status"]
+__all__ = [
+    "ClusterInfo",
+    "IndexedDeployment",
+    "ZoneRef",
+    "apply_stages",
+    "reconcile_zone",
+    "spec_of",
+    "write_status",
+]
 
 ZONE_API = "autonomy.computer/v1alpha1"
+#: Kinds applied after the others, in this order: a RoleBinding is refused until its Role exists (the
+#: API server checks the binder holds the Role's rights), and pods need their account and its rights.
+_LATER_KINDS = ("RoleBinding", "Deployment")
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,43 @@ async def _check_secret(kube: Kube, spec: ZoneSpec, namespace: str) -> None:
         )
 
 
+def apply_stages(children: Sequence[Manifest]) -> list[list[Manifest]]:
+    """The children in groups applied one after the other; each group's members at once."""
+    first = [c for c in children if c["kind"] not in _LATER_KINDS]
+    later = [[c for c in children if c["kind"] == kind] for kind in _LATER_KINDS]
+    return [stage for stage in [first, *later] if stage]
+
+
+async def _check_names(kube: Kube, children: Sequence[Manifest], zone: ZoneRef) -> None:
+    """Every child's name is free or this zone's already; else nothing is written.
+
+    Foreign objects are a `SpecError` (NameCollision) naming them all; objects of an earlier Zone of
+    this name, or being deleted, are waited for (`Transient`).
+    """
+
+    async def read(child: Manifest) -> dict[str, Any] | None:
+        try:
+            return await kube.get(child["apiVersion"], child["kind"], zone.namespace, child["metadata"]["name"])
+        except KubeError as error:
+            raise Transient(f"{_name(child)} could not be read: {error}", error.status) from None
+
+    lives = await asyncio.gather(*(read(c) for c in children))
+    verdicts = [(c, ownership_of(live, zone.uid, zone.name)) for c, live in zip(children, lives, strict=True)]
+    foreign = [(c["kind"], c["metadata"]["name"]) for c, v in verdicts if v is Ownership.FOREIGN]
+    if foreign:
+        raise SpecError(collision_message(foreign), "NameCollision")
+    leaving = [_name(c) for c, v in verdicts if v is Ownership.LEAVING]
+    if leaving:
+        raise Transient(
+            f"{', '.join(leaving)}: still being deleted (left by an earlier zone of this name); "
+            "waiting for the garbage collector"
+        )
+
+
+def _name(manifest: Manifest) -> str:
+    return f"{manifest['kind']} {manifest['metadata']['name']!r}"
+
+
 async def _apply(kube: Kube, manifest: Manifest, zone_uid: str) -> None:
     kind, name = manifest["kind"], manifest["metadata"]["name"]
     try:
@@ -117,7 +172,24 @@ async def _apply(kube: Kube, manifest: Manifest, zone_uid: str) -> None:
                 "NameCollision",
             ) from None
         raise SpecError(f"{kind} {name!r} was refused by the API server: {error}", "Invalid") from None
+    except KubeError as error:  # a 403 of a quota, a 404 of a Role not yet seen, a 5xx: retried
+        raise Transient(f"{kind} {name!r} could not be applied: {error}", error.status) from None
     metrics.APPLIES.labels(kind).inc()
+
+
+async def _prune(kube: Kube, zone: ZoneRef, keys: Iterable[ChildKey]) -> None:
+    """Delete the children the spec no longer wants: only objects of this zone, each by its uid."""
+    for api_version, kind, name in sorted(keys):
+        try:
+            live = await kube.get(api_version, kind, zone.namespace, name)
+            if ownership_of(live, zone.uid, zone.name) is not Ownership.OURS or live is None:
+                continue  # gone already, or someone else's under a name the zone once used
+            if await kube.delete(api_version, kind, zone.namespace, name, uid=live["metadata"]["uid"]):
+                metrics.DELETES.labels(kind).inc()
+        except Conflict:
+            continue  # replaced since it was read: not ours any more
+        except KubeError as error:
+            raise Transient(f"{kind} {name!r} could not be deleted: {error}", error.status) from None
 
 
 def _prune_candidates(
@@ -179,6 +251,45 @@ async def record_rejection(
     await write_status(kube, zone, status)
 
 
+async def record_retry(
+    kube: Kube,
+    zone: ZoneRef,
+    error: Transient,
+    spec: ZoneSpec | None,
+    cluster: ClusterInfo,
+    deployments: Sequence[DeploymentState],
+    url: str | None,
+    autoscaled: frozenset[str],
+) -> None:
+    """Progressing=True/Retrying with what failed; a Warning event when that is news (no event storm)."""
+    text = str(error)
+    text = text if len(text) <= 1000 else f"{text[:997]}..."  # API messages can be long; an event keeps 1 KiB
+    message = f"{text} (retrying in a few seconds)"
+    status = compute_status(
+        spec,
+        deployments,
+        Acceptance(True),
+        zone.generation,
+        previous=zone.status,
+        url=url,
+        cluster_id=cluster.cluster_id,
+        autoscaled=autoscaled,
+        retrying=message,
+    )
+    try:
+        if await write_status(kube, zone, status):
+            involved = {
+                "apiVersion": ZONE_API,
+                "kind": "Zone",
+                "name": zone.name,
+                "namespace": zone.namespace,
+                "uid": zone.uid,
+            }
+            await kube.create_event(involved, "Warning", "Retrying", message)
+    except KubeError:
+        pass  # the API is in trouble already; the retry will record it
+
+
 async def reconcile_zone(
     kube: Kube,
     zone: ZoneRef,
@@ -190,6 +301,8 @@ async def reconcile_zone(
 ) -> dict[str, Any]:
     """Bring the zone's children in line with its spec; returns the status computed."""
     deployments = [d.state for d in indexed if d.owner_uid in (None, zone.uid)]
+    spec: ZoneSpec | None = None
+    ctx: ZoneContext | None = None
     try:
         spec = spec_of(zone.name, zone.spec)
         if cluster.cluster_id is None:
@@ -209,17 +322,19 @@ async def reconcile_zone(
         all_there = wanted_deployments <= {d.name for d in deployments}
         # On resume, children already applied from this very content are left alone: no request.
         if not (resume and all_there and zone.status.get("appliedHash") == applied_hash):
-            # Accounts, policies and services at once, then the Deployments that use them.
-            first = [c for c in children if c["kind"] != "Deployment"]
-            await asyncio.gather(*(_apply(kube, c, zone.uid) for c in first))
-            await asyncio.gather(*(_apply(kube, c, zone.uid) for c in children if c["kind"] == "Deployment"))
+            await _check_names(kube, children, zone)
+            for stage in apply_stages(children):
+                await asyncio.gather(*(_apply(kube, c, zone.uid) for c in stage))
         desired = {child_key(c) for c in children}
-        for api_version, kind, name in sorted(_prune_candidates(ctx, old_spec, indexed) - desired):
-            if await kube.delete(api_version, kind, zone.namespace, name):
-                metrics.DELETES.labels(kind).inc()
+        await _prune(kube, zone, _prune_candidates(ctx, old_spec, indexed) - desired)
     except SpecError as error:
         await record_rejection(kube, zone, error, cluster.cluster_id, deployments)
         raise
+    except KubeError as error:
+        transient = error if isinstance(error, Transient) else Transient(str(error), error.status)
+        url = zone_url(ctx) if ctx is not None else zone.status.get("url")
+        await record_retry(kube, zone, transient, spec, cluster, deployments, url, autoscaled)
+        raise transient from None
     live = [d for d in deployments if d.name in wanted_deployments]
     status = compute_status(
         spec,

@@ -3,7 +3,9 @@
 `compute_status` gives the whole status (conditions `Accepted`, `Ready`, `Progressing`, `Degraded`
 in metav1.Condition shape, per pod clones, the URL); `status_patch` compares it with the stored
 one and returns the patch to send, or None when nothing changed (no write). A condition keeps its
-`lastTransitionTime` while its status stays the same.
+`lastTransitionTime` while its status stays the same. A reconcile that failed on the API and will be
+retried says so in `Ready=False` and `Progressing=True` (reason `Retrying`, the failure as message):
+the generation is not realized, whatever the pods of an older one say.
 """
 
 from __future__ import annotations
@@ -107,8 +109,10 @@ def compute_status(
     cluster_id: str | None = None,
     autoscaled: frozenset[str] = frozenset(),
     timestamp: str | None = None,
+    retrying: str | None = None,
 ) -> dict[str, Any]:
-    """The full status of a zone from its spec, its Deployments and whether it was accepted."""
+    """The full status of a zone from its spec, its Deployments and whether it was accepted;
+    `retrying`: what failed in a reconcile that will be retried."""
     by_name = {d.name: d for d in deployments}
     pods: list[dict[str, Any]] = []
     missing: list[str] = []
@@ -140,6 +144,8 @@ def compute_status(
     suspended = spec is not None and spec.suspend
     if not acceptance.accepted:
         ready_cond = _condition("Ready", False, acceptance.reason, acceptance.message, gen)
+    elif retrying is not None:  # this generation is not realized yet, whatever older pods say
+        ready_cond = _condition("Ready", False, "Retrying", retrying, gen)
     elif missing:
         ready_cond = _condition("Ready", False, "Creating", "waiting for pods: " + ", ".join(missing), gen)
     elif suspended:
@@ -158,15 +164,18 @@ def compute_status(
         )
     conditions.append(ready_cond)
     busy = bool(missing or rolling) and acceptance.accepted
-    conditions.append(
-        _condition(
-            "Progressing",
-            busy,
-            "RollingOut" if busy else "Complete",
-            ("rolling out " + ", ".join(missing + rolling)) if busy else "nothing to roll out",
-            gen,
+    if retrying is not None and acceptance.accepted:
+        conditions.append(_condition("Progressing", True, "Retrying", retrying, gen))
+    else:
+        conditions.append(
+            _condition(
+                "Progressing",
+                busy,
+                "RollingOut" if busy else "Complete",
+                ("rolling out " + ", ".join(missing + rolling)) if busy else "nothing to roll out",
+                gen,
+            )
         )
-    )
     conditions.append(
         _condition(
             "Degraded",

@@ -1,7 +1,9 @@
 """A zone's folder: finding `autonomy.yaml`, validating it, and reading `secrets.yaml` beside it.
 
 Validation itself belongs to `autonomy.spec` (the same models generate the CRDs); this module turns
-its `ZoneConfigError` into a `CliError` that lists every problem at once.
+its `ZoneConfigError` into a `CliError` that lists every problem at once (the first MAX_LISTED of
+them, and how many more). Both files are read within the bounds of `autonomy.spec.yamlfile`, so a
+hostile file is exit 3 (Exit.CONFIG) with a message naming it, never a traceback or a hang.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 from autonomy.cli.exits import CliError, Exit
 
 if TYPE_CHECKING:
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 CONFIG_NAMES = ("autonomy.yaml", "autonomy.yml")
 SECRETS_NAME = "secrets.yaml"
-_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")  # a key of a Kubernetes Secret
+#: Problems listed one per line; a file with more gets a count of the rest.
+MAX_LISTED = 50
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,8 @@ def load_project(config: Path | None) -> Project:
         spec = load_zone(path)
     except ZoneConfigError as error:
         raise CliError(
-            f"{path}: {len(error.problems)} problem(s)", Exit.CONFIG, details=list(error.problems)
-        ) from error
+            f"{path}: {len(error.problems)} problem(s)", Exit.CONFIG, details=_listed(error.problems)
+        ) from None
     return Project(root=path.parent, config_path=path, spec=spec)
 
 
@@ -85,11 +87,19 @@ def load_secrets(path: Path | None, root: Path, *, required: bool = False) -> di
             return {}
     elif not path.exists():
         raise CliError(f"{path}: no such file (--secrets PATH)", Exit.CONFIG)
+    from autonomy.spec.yamlfile import YamlFileError, read_yaml
+
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise CliError(f"{path}: not valid YAML ({error})", Exit.CONFIG) from error
+        data = read_yaml(path)
+    except YamlFileError as error:
+        raise CliError(str(error), Exit.CONFIG) from None
     return parse_secrets(data, str(path))
+
+
+def _listed(problems: list[str]) -> list[str]:
+    if len(problems) <= MAX_LISTED:
+        return list(problems)
+    return [*problems[:MAX_LISTED], f"... and {len(problems) - MAX_LISTED} more"]
 
 
 def parse_secrets(data: object, where: str) -> dict[str, str]:
@@ -109,11 +119,12 @@ def parse_secrets(data: object, where: str) -> dict[str, str]:
         raise CliError(f"{where}: expected a map of KEY: value", Exit.CONFIG)
     for key, value in data.items():
         if not isinstance(key, str) or not _SECRET_KEY.match(key):
-            problems.append(f"{key!r}: invalid key (letters, digits, '-', '_' and '.')")
+            shown = repr(key) if len(repr(key)) <= 80 else f"{repr(key)[:75]}..."
+            problems.append(f"{shown}: invalid key (1-253 letters, digits, '-', '_' and '.')")
         elif isinstance(value, dict | list) or value is None:
             problems.append(f"{key}: expected a string, number or boolean value")
         else:
             secrets[key] = str(value).lower() if isinstance(value, bool) else str(value)
     if problems:
-        raise CliError(f"{where}: {len(problems)} problem(s)", Exit.CONFIG, details=problems)
+        raise CliError(f"{where}: {len(problems)} problem(s)", Exit.CONFIG, details=_listed(problems))
     return secrets

@@ -2,7 +2,9 @@
 
 `parse_zone` turns a mapping into a `ZoneSpec` or raises `ZoneConfigError` listing every problem
 as `<field path>: <what is wrong> (<what is allowed / the fix>)`. Pydantic finds the field errors;
-this module words them for people and adds the rules that span several entries.
+this module words them for people and adds the rules that span several entries. `load_zone` reads
+the file within the bounds of `yamlfile` (size, nesting, aliases, UTF-8) and adds the rules of a
+zone's folder that a Zone resource does not have (local image names are folders of images/).
 """
 
 from __future__ import annotations
@@ -11,13 +13,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from autonomy.spec import rules
+from autonomy.spec.yamlfile import YamlFileError, read_yaml
 from autonomy.spec.zone import ContainerSpec, EnvVar, PodSpec, ZoneSpec, cross_field_problems
 
-__all__ = ["ZoneConfigError", "load_zone", "parse_zone"]
+__all__ = ["LOCAL_IMAGE", "ZoneConfigError", "load_zone", "parse_zone"]
+
+#: A local image (no '/') names its folder images/<name>/ and becomes part of a Docker reference
+#: (`<registry>/<zone>-<name>:<tag>`): a Docker path component, so never `.`, `..` or a path.
+LOCAL_IMAGE = rules.NameRule(
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*",
+    63,
+    "1-63 characters of a-z, 0-9, '.', '_' and '-', starting and ending with a letter or digit, the name "
+    "of its folder images/<name>/; an image of a registry is written with it, e.g. docker.io/library/python:3.12",
+)
+#: Longest rendering of a refused value in a problem (a hostile value may be megabytes).
+_MAX_SHOWN = 80
 
 #: Keys of upstream's autonomy.yaml that only its hosted platform acts on (Ockam portals); accepted
 #: so apps written for it deploy unchanged, and ignored.
@@ -46,20 +59,41 @@ def load_zone(path: str | Path) -> ZoneSpec:
     """Read and validate an autonomy.yaml (YAML or JSON) file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ZoneConfigError([f"{path}: cannot be read ({error.strerror or error})"], str(path)) from None
+        data = read_yaml(path)
+    except YamlFileError as error:
+        raise ZoneConfigError([error.problem], str(path)) from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "the file"
-        problem = getattr(error, "problem", None) or str(error)
-        raise ZoneConfigError([f"{where}: not valid YAML: {problem} (fix the syntax)"], str(path)) from None
-    try:
-        return parse_zone(data)
+        spec = parse_zone(data)
     except ZoneConfigError as error:
-        raise ZoneConfigError(error.problems, str(path)) from None
+        raise ZoneConfigError(error.problems + _local_image_problems(data), str(path)) from None
+    problems = _local_image_problems(data)
+    if problems:
+        raise ZoneConfigError(problems, str(path))
+    return spec
+
+
+def _local_image_problems(data: Any) -> list[str]:
+    """Local image names (no '/') that cannot be a folder of images/ and a Docker name; raw data, tolerant."""
+    problems: list[str] = []
+    pods = data.get("pods") if isinstance(data, Mapping) else None
+    for i, pod in enumerate(pods if isinstance(pods, list) else []):
+        containers = pod.get("containers") if isinstance(pod, Mapping) else None
+        for j, container in enumerate(containers if isinstance(containers, list) else []):
+            image = container.get("image") if isinstance(container, Mapping) else None
+            if not isinstance(image, str) or not image or "/" in image:
+                continue  # reported by field validation, or an image used as it is
+            if len(image) > LOCAL_IMAGE.max_length or not LOCAL_IMAGE.matches(image):
+                problems.append(
+                    f"pods[{i}].containers[{j}].image: {_shown(image)} is not a local image name "
+                    f"({LOCAL_IMAGE.allowed})"
+                )
+    return problems
+
+
+def _shown(value: Any) -> str:
+    """`repr(value)`, cut to _MAX_SHOWN characters."""
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else f"{text[: _MAX_SHOWN - 5]}...{text[-2:]}"
 
 
 def parse_zone(data: Any) -> ZoneSpec:
@@ -136,10 +170,10 @@ def _field_problems(error: ValidationError) -> list[str]:
             message = f"is not a known field (allowed: {allowed})"
         elif kind == "literal_error":
             expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
-            message = f"{value!r} is not allowed (one of: {expected})"
+            message = f"{_shown(value)} is not allowed (one of: {expected})"
         elif kind in ("greater_than_equal", "less_than_equal", "int_parsing", "int_from_float"):
             message = (
-                f"{value!r} is not allowed (a whole number from {rules.CLONES_MIN} to {rules.CLONES_MAX})"
+                f"{_shown(value)} is not allowed (a whole number from {rules.CLONES_MIN} to {rules.CLONES_MAX})"
             )
         elif kind == "too_short" and loc[-1] == "pods":
             message = "is empty (a zone needs at least one pod)"
@@ -160,7 +194,7 @@ def _field_problems(error: ValidationError) -> list[str]:
             }[kind]
             if (loc and loc[-2:-1] == ("env",)) or (len(loc) > 1 and loc[-1] == "env"):
                 wanted += " (env is a map KEY: value, or a list of KEY: value or {name, value})"
-            message = f"{value!r} is not allowed ({wanted})"
+            message = f"{_shown(value)} is not allowed ({wanted})"
         else:
             message = item["msg"]
             if not message.endswith(")"):

@@ -4,6 +4,10 @@ Every process starts in a new session (its own process group), so that stopping 
 children too: SIGTERM to the group, then SIGKILL after a grace period. On Linux each child also gets
 PR_SET_PDEATHSIG, so it dies with the supervisor even if the supervisor is killed with SIGKILL.
 A process that exits on its own is restarted with a growing delay, as a pod's restartPolicy would.
+Output is read in chunks, never by `readline` (whose 64 KiB limit would end the reader and leave the
+child blocked on a full pipe): a line longer than MAX_LINE_BYTES is printed in pieces that say so.
+Stopping is bounded whatever a child does: it waits for exits (not for pipes to close), and gives up
+on a process that SIGKILL cannot end, saying so.
 Docker containers run in the foreground (`docker run` passes SIGTERM on to them, and PDEATHSIG
 reaches `docker run`); on stop every container of the run is removed with `docker rm -f`.
 """
@@ -26,6 +30,13 @@ from autonomy.cli.dev.plan import DevPod, DevProcess
 from autonomy.cli.dev.sandbox import DockerRun, remove_containers, sandbox_address
 
 GRACE_SECONDS = 5.0
+#: After SIGKILL: how long to wait for the exit before giving up on a process (one in the D state).
+KILL_WAIT_SECONDS = 2.0
+#: On stop: how long the log readers of stopped processes get to print their last lines.
+DRAIN_SECONDS = 1.0
+#: Longest line printed whole; longer ones are printed in pieces of this size (bytes of UTF-8).
+MAX_LINE_BYTES = 64 * 1024
+_READ_BYTES = 64 * 1024
 MAX_BACKOFF_SECONDS = 30.0
 _PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green")
 
@@ -55,6 +66,72 @@ class LogPrinter:
         else:
             self.stream.write(f"{prefix} {text}\n")
         self.stream.flush()
+
+
+class LineSplitter:
+    """A child's output bytes in, printable lines out; nothing is dropped.
+
+    A line longer than `limit` bytes comes out in pieces of at most `limit` bytes (never cutting a
+    UTF-8 character), each piece but the last ending with CONTINUES and each but the first starting
+    with CONTINUED, so a reader knows the line was split. Invalid UTF-8 is replaced, never fatal.
+    """
+
+    CONTINUES = " [... continues: line longer than {limit} bytes, split]"
+    CONTINUED = "[... continued] "
+
+    def __init__(self, limit: int = MAX_LINE_BYTES) -> None:
+        if limit < 4:
+            raise ValueError("limit must hold one UTF-8 character (4 bytes)")
+        self.limit = limit
+        self._buffer = bytearray()
+        self._continuing = False  # the next piece is the rest of a split line
+
+    def feed(self, data: bytes) -> list[str]:
+        self._buffer += data
+        lines: list[str] = []
+        while True:
+            newline = self._buffer.find(b"\n", 0, self.limit + 1)
+            if newline != -1:
+                lines.append(self._piece(newline, skip=1, ends=True))
+            elif len(self._buffer) > self.limit:
+                lines.append(self._piece(_utf8_cut(self._buffer, self.limit), skip=0, ends=False))
+            else:
+                return lines
+
+    def close(self) -> list[str]:
+        """What is left at end of output (a last line without a newline)."""
+        if not self._buffer and not self._continuing:
+            return []
+        return [self._piece(len(self._buffer), skip=0, ends=True)]
+
+    @classmethod
+    def unmark(cls, line: str) -> str:
+        """The text of a printed piece without the markers (to check that nothing was lost)."""
+        if line.startswith(cls.CONTINUED):
+            line = line[len(cls.CONTINUED) :]
+        head, sep, _ = line.rpartition(" [... continues: ")
+        return head if sep and line.endswith(", split]") else line
+
+    def _piece(self, end: int, *, skip: int, ends: bool) -> str:
+        raw = bytes(self._buffer[:end])
+        del self._buffer[: end + skip]
+        text = raw.decode("utf-8", errors="replace")
+        if ends:
+            text = text.removesuffix("\r")
+        if self._continuing:
+            text = self.CONTINUED + text
+        if not ends:
+            text += self.CONTINUES.format(limit=self.limit)
+        self._continuing = not ends
+        return text
+
+
+def _utf8_cut(buffer: bytearray, limit: int) -> int:
+    """Where to cut `buffer` at most `limit` bytes in: not inside a UTF-8 character (when it is UTF-8)."""
+    cut = limit
+    while cut > limit - 3 and buffer[cut] & 0xC0 == 0x80:  # a continuation byte: back to its start
+        cut -= 1
+    return cut if buffer[cut] & 0xC0 != 0x80 else limit
 
 
 def _ansi(text: object) -> str:
@@ -90,8 +167,10 @@ class Supervisor:
         docker: DockerRun | None = None,
         notice: Callable[[str], None] | None = None,
         restart: bool = True,
+        grace: float = GRACE_SECONDS,
     ) -> None:
         self.pods = pods
+        self.grace = grace
         self.printer = printer
         self.docker = docker
         self.notice = notice or (lambda message: print(message, file=sys.stderr))
@@ -117,10 +196,15 @@ class Supervisor:
                 self._tasks += [asyncio.create_task(self._keep_running(p)) for p in pod.processes]
 
     async def stop(self) -> None:
-        """Stop every process (TERM, then KILL after the grace period) and remove every container."""
+        """Stop every process (TERM, then KILL after the grace period) and remove every container.
+
+        Bounded: about grace + KILL_WAIT_SECONDS + DRAIN_SECONDS (twice, for processes started meanwhile).
+        """
         self._stopping = True
         await self._stop_processes(list(self._running))
         tasks = list(self._tasks)
+        if tasks:  # readers print what the stopped processes wrote last, then end on their own
+            await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -136,20 +220,20 @@ class Supervisor:
         await self.start()
 
     async def _stop_processes(self, labels: list[str]) -> None:
-        running = [self._running[label] for label in labels if label in self._running]
-        for process in running:
+        running = {label: self._running[label] for label in labels if label in self._running}
+        for process in running.values():
             _signal_group(process, signal.SIGTERM)
-        deadline = time.monotonic() + GRACE_SECONDS
-        for process in running:
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                await asyncio.wait_for(process.wait(), remaining)
-            except TimeoutError:
-                _signal_group(process, signal.SIGKILL)
-                await process.wait()
-        # Whatever still lives in a group after its leader exited goes too.
-        for process in running:
+        left = await _exits(list(running.values()), self.grace)
+        for process in left:
             _signal_group(process, signal.SIGKILL)
+        for process in await _exits(left, KILL_WAIT_SECONDS):
+            label = next(name for name, p in running.items() if p is process)
+            self.notice(f"{label}: pid {process.pid} did not exit after SIGKILL; leaving it")
+        # Whatever still lives in a group after its leader exited goes too.
+        for label, process in running.items():
+            _signal_group(process, signal.SIGKILL)
+            if self._running.get(label) is process:
+                del self._running[label]
 
     async def _keep_pod(self, pod: DevPod) -> None:
         assert self.docker is not None and pod.sandbox is not None
@@ -219,8 +303,12 @@ class Supervisor:
         """Print the process's output until it exits; its exit code. (Cancelled, it stays in `_running`
         for `stop` to end.)"""
         assert process.stdout is not None
-        async for raw in process.stdout:
-            self.printer.line(label, raw.decode(errors="replace").rstrip("\r\n"))
+        splitter = LineSplitter()
+        while chunk := await process.stdout.read(_READ_BYTES):
+            for line in splitter.feed(chunk):
+                self.printer.line(label, line)
+        for line in splitter.close():
+            self.printer.line(label, line)
         code = await process.wait()
         if self._running.get(label) is process:
             del self._running[label]
@@ -237,6 +325,20 @@ async def _unless_done(work: Awaitable[str | None], done: asyncio.Future[int]) -
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     return None
+
+
+async def _exits(processes: list[asyncio.subprocess.Process], timeout: float) -> list[asyncio.subprocess.Process]:
+    """Wait up to `timeout` for the processes to exit; those still running.
+
+    Polls the exit status instead of awaiting `Process.wait()`, which also waits for the output pipe
+    to close, and that never happens while a grandchild holds it or the pipe's reader has stopped.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [p for p in processes if p.returncode is None]
+        if not left or time.monotonic() >= deadline:
+            return left
+        await asyncio.sleep(0.02)
 
 
 async def _spawn(argv: list[str], env: dict[str, str], cwd: Path | None) -> asyncio.subprocess.Process:
