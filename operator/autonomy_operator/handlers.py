@@ -140,7 +140,7 @@ async def node_csr(
 
 
 @kopf.on.event(GROUP, VERSION, "zones")  # type: ignore[arg-type]
-def zone_identity(
+async def zone_identity(
     type: str | None, namespace: str, name: str, meta: kopf.Meta, clusters: kopf.Index[None, ClusterInfo], **_: Any
 ) -> None:
     if STATE.certificates is None:

@@ -250,7 +250,7 @@ class KubernetesCsrIssuer:
                             if found is not None:
                                 return found
                     finally:
-                        response.release()
+                        _abandon(response)
         except TimeoutError:
             raise CertificateIssuanceError(
                 f"no certificate for CertificateSigningRequest {name} after {self.timeout:.0f} s: is the autonomy "
@@ -275,6 +275,16 @@ class KubernetesCsrIssuer:
         if not bundle or len(bundle) > _MAX_PEM_BYTES:
             raise CertificateIssuanceError(f"ConfigMap {configmap} has no {TRUST_BUNDLE_KEY}")
         return str(bundle).encode()
+
+
+def _abandon(response: aiohttp.ClientResponse) -> None:
+    """Drop a watch we stop reading: abort its connection (the stream is unfinished, so it cannot be reused);
+    a graceful TLS close would still be in flight when a short-lived event loop ends, and leak the socket."""
+    connection = response.connection
+    transport = connection.transport if connection is not None else None
+    if transport is not None:
+        transport.abort()
+    response.close()
 
 
 def _outcome(csr: dict[str, Any]) -> bytes | None:
