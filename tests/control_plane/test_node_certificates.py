@@ -59,6 +59,7 @@ class Signer:
     ns_b: str
     cluster_id: str
     tmp: Path
+    operator_env: dict[str, str]
 
     def pods(self, namespace: str, zone: str) -> list[dict[str, Any]]:
         listing = get_json(self.k8s, "pods", "-n", namespace, "-l", f"{ZONE_LABEL}={zone}") or {"items": []}
@@ -146,7 +147,7 @@ def _namespace(k8s: KubernetesCluster, stem: str) -> str:
 
 
 def _operator_for_the_chart(k8s: KubernetesCluster, release: str, namespace: str, tmp: Path,
-                            watched: list[str]) -> OperatorProcess:  # fmt: skip
+                            watched: list[str]) -> tuple[OperatorProcess, dict[str, str]]:  # fmt: skip
     """The real operator in place of the chart's pod (kwok runs no containers): its ServiceAccount's token,
     its env (the CA namespace and the zone-node ClusterRole included)."""
     deployment = get_json(k8s, "deployment", f"{release}-autonomy", "-n", namespace)
@@ -163,9 +164,10 @@ def _operator_for_the_chart(k8s: KubernetesCluster, release: str, namespace: str
         e["name"]: e["value"] for e in pod["containers"][0]["env"] if "value" in e and not e["name"].endswith("_PORT")
     }
     assert env["AUTONOMY_OPERATOR_CA_NAMESPACE"] == namespace and env["AUTONOMY_OPERATOR_NODE_CERT_SECONDS"] == "3600"
+    env.update(KUBECONFIG=str(kubeconfig), AUTONOMY_OPERATOR_NAMESPACES=",".join(watched))
     operator = OperatorProcess(k8s, tmp)
-    operator.start(KUBECONFIG=str(kubeconfig), **env, AUTONOMY_OPERATOR_NAMESPACES=",".join(watched))
-    return operator
+    operator.start(**env)
+    return operator, env
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +181,7 @@ def signer(
     k8s.helm("install", release, str(CHART), "-n", release_ns, "--wait=false", "--set", f"cluster.name={cluster}",
              "--set", "image.repository=autonomy/operator", "--set", "image.tag=test")  # fmt: skip
     operator_process.stop()  # one operator at a time
-    operator = _operator_for_the_chart(k8s, release, release_ns, tmp, [ns_a, ns_b])
+    operator, operator_env = _operator_for_the_chart(k8s, release, release_ns, tmp, [ns_a, ns_b])
     try:
         cluster_id = wait_for(
             "the chart's Cluster to get its id",
@@ -187,7 +189,7 @@ def signer(
         )
         for namespace, zone, clones in ((ns_a, "alpha", 2), (ns_a, "beta", 1), (ns_b, "alpha", 1)):
             apply(k8s, parse_zone(_zone(zone, clones)).zone_manifest(namespace))
-        signer = Signer(k8s, operator, release, release_ns, ns_a, ns_b, cluster_id, tmp)
+        signer = Signer(k8s, operator, release, release_ns, ns_a, ns_b, cluster_id, tmp, operator_env)
         for namespace, zone, clones in ((ns_a, "alpha", 2), (ns_a, "beta", 1), (ns_b, "alpha", 1)):
             wait_for(
                 f"{clones} Running pods of zone {namespace}/{zone}",
@@ -468,5 +470,21 @@ def test_deleting_the_zone_removes_its_ca(signer: Signer) -> None:
     wait_for("the CA Secret to go", lambda: signer.ca_secret(signer.ns_b, "alpha") is None, timeout=60)
     wait_for("the CSR binding to go", lambda: get_json(k8s, "clusterrolebinding", binding) is None, timeout=60)
     # The other zones keep theirs.
+    assert signer.ca_secret(signer.ns_a, "alpha") is not None
+    assert "forbidden" not in signer.operator.logs().lower()
+
+
+def test_a_zone_deleted_while_the_operator_was_down_loses_its_ca_when_it_is_back(signer: Signer) -> None:
+    k8s = signer.k8s
+    binding = f"{signer.release}-autonomy-zone-node:{signer.ns_a}:beta"
+    wait_for("zone beta's CA", lambda: signer.ca_secret(signer.ns_a, "beta"))
+    signer.operator.stop()
+    try:
+        k8s.kubectl("delete", "zone", "beta", "-n", signer.ns_a, "--wait=true", timeout=60)
+        assert signer.ca_secret(signer.ns_a, "beta") is not None  # nobody was there to delete it
+    finally:
+        signer.operator.start(**signer.operator_env)
+    wait_for("the stale CA Secret to be swept", lambda: signer.ca_secret(signer.ns_a, "beta") is None, timeout=60)
+    wait_for("the stale CSR binding to be swept", lambda: get_json(k8s, "clusterrolebinding", binding) is None)
     assert signer.ca_secret(signer.ns_a, "alpha") is not None
     assert "forbidden" not in signer.operator.logs().lower()
