@@ -111,8 +111,8 @@ class NodeCertificates:
 
     def zone_event(self, kind: str | None, namespace: str, name: str, uid: str) -> None:
         if kind == "DELETED":
-            self._ensured = {k for k in self._ensured if k[:2] != (namespace, name)}
-            self._spawn(self._forget(namespace, name))
+            self._ensured.discard((namespace, name, uid))
+            self._spawn(self._forget(namespace, name, uid))
             return
         cluster_id = self.cluster_id()
         key = (namespace, name, uid)
@@ -140,10 +140,10 @@ class NodeCertificates:
         # Not done: the next event of the zone tries again.
         self._ensured.discard((identity.namespace, identity.zone, identity.uid))
 
-    async def _forget(self, namespace: str, name: str) -> None:
+    async def _forget(self, namespace: str, name: str, uid: str) -> None:
         for delay in (*_BACKOFF, None):
             try:
-                await self.store.forget(namespace, name)
+                await self.store.forget(namespace, name, uid)
                 return
             except KubeError as error:
                 if delay is None:

@@ -35,7 +35,8 @@ log = logging.getLogger("autonomy_operator.zone_identity")
 
 CA_SECRET_TYPE = "autonomy.computer/zone-ca"
 ZONE_UID_ANNOTATION = "autonomy.computer/zone-uid"
-_ZONE_API = "/apis/autonomy.computer/v1alpha1"
+_ZONE_VERSION = "autonomy.computer/v1alpha1"
+_ZONE_API = f"/apis/{_ZONE_VERSION}"
 _BINDINGS = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"
 _SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY},{ZONE_NAMESPACE_LABEL},{ZONE_LABEL}"
 
@@ -70,7 +71,8 @@ class ZoneIdentityStore:
         self.kube = kube
         self.ca_namespace = ca_namespace
         self.csr_cluster_role = csr_cluster_role
-        self._authorities: dict[ZoneIdentity, ZoneAuthority] = {}
+        #: (namespace, zone) -> uid of the CA Secret whose trust bundle this process wrote.
+        self._bundles: dict[tuple[str, str], str] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     def _secret_path(self, namespace: str | None = None, zone: str | None = None) -> str:
@@ -80,43 +82,37 @@ class ZoneIdentityStore:
     # --- the CA -----------------------------------------------------------------------------------
 
     async def authority(self, identity: ZoneIdentity) -> ZoneAuthority:
-        """The zone's CA, made (and its trust bundle written) on first need."""
-        cached = self._authorities.get(identity)
-        if cached is not None:
-            return cached
+        """The zone's CA, read from its Secret every time (so a deleted or replaced CA is never used from
+        memory), made on first need; its trust bundle is written whenever this process has not written
+        that very CA's bundle yet."""
         lock = self._locks.setdefault((identity.namespace, identity.zone), asyncio.Lock())
         async with lock:
-            cached = self._authorities.get(identity)
-            if cached is not None:
-                return cached
-            authority = await self._load_or_create(identity)
-            await self._write_bundle(identity, authority)
-            self._forget_cached(identity.namespace, identity.zone)
-            self._authorities[identity] = authority
+            authority, secret_uid = await self._load_or_create(identity)
+            if self._bundles.get((identity.namespace, identity.zone)) != secret_uid:
+                await self._write_bundle(identity, authority)
+                self._bundles[(identity.namespace, identity.zone)] = secret_uid
             return authority
 
-    async def _load_or_create(self, identity: ZoneIdentity) -> ZoneAuthority:
+    async def _load_or_create(self, identity: ZoneIdentity) -> tuple[ZoneAuthority, str]:
+        name = ca_secret_name(identity.namespace, identity.zone)
         for _ in range(3):
-            name = ca_secret_name(identity.namespace, identity.zone)
             secret = await self.kube.get("v1", "Secret", self.ca_namespace, name)
             if secret is not None:
                 authority = self._of_secret(secret, identity)
                 if authority is not None:
-                    return authority
+                    return authority, secret["metadata"]["uid"]
                 # Another zone's of the same name (deleted while we were away), or not ours at all.
                 if (secret.get("metadata", {}).get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY:
-                    raise ForeignObject(
-                        f"Secret {self.ca_namespace}/{secret['metadata']['name']} exists and is not the operator's"
-                    )
+                    raise ForeignObject(f"Secret {self.ca_namespace}/{name} exists and is not the operator's")
                 log.info("replacing the stale CA of zone %s/%s", identity.namespace, identity.zone)
-                await self.kube.delete("v1", "Secret", self.ca_namespace, secret["metadata"]["name"])
+                await self._delete_secret(secret)
             created = ZoneAuthority.create(identity.cluster_id, identity.namespace, identity.zone)
             try:
-                await self.kube._call("POST", self._secret_path(), self._secret_body(identity, created))
+                made = await self.kube._call("POST", self._secret_path(), self._secret_body(identity, created))
             except Conflict:
                 continue  # made at the same moment (or not yet gone): read it again
             log.info("made the CA of zone %s/%s", identity.namespace, identity.zone)
-            return created
+            return created, made["metadata"]["uid"]
         raise Conflict(f"could not settle the CA Secret of zone {identity.namespace}/{identity.zone}", 409)
 
     def _secret_body(self, identity: ZoneIdentity, authority: ZoneAuthority) -> dict[str, Any]:
@@ -159,10 +155,6 @@ class ZoneIdentityStore:
         ):
             return None
         return authority
-
-    def _forget_cached(self, namespace: str, zone: str) -> None:
-        for key in [k for k in self._authorities if (k.namespace, k.zone) == (namespace, zone)]:
-            del self._authorities[key]
 
     async def _apply(self, path: str, manifest: dict[str, Any]) -> None:
         query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
@@ -221,46 +213,62 @@ class ZoneIdentityStore:
 
     # --- clean-up -----------------------------------------------------------------------------------
 
-    async def forget(self, namespace: str, zone: str) -> None:
-        """The Zone is gone: delete its CA and its CSR binding (its bundle goes with garbage collection)."""
-        self._forget_cached(namespace, zone)
-        if await self.kube.delete("v1", "Secret", self.ca_namespace, ca_secret_name(namespace, zone)):
-            log.info("deleted the CA of zone %s/%s", namespace, zone)
-        if self.csr_cluster_role:
-            try:
-                name = node_csr_binding_name(self.csr_cluster_role, namespace, zone)
-                await self.kube._call("DELETE", f"{_BINDINGS}/{name}")
-            except NotFound:
-                pass
+    async def forget(self, namespace: str, zone: str, uid: str) -> None:
+        """The Zone of `uid` is gone: delete its CA, and its CSR binding unless a Zone of that name exists
+        again (its bundle goes with garbage collection). A CA of a newer Zone of the same name is kept."""
+        self._bundles.pop((namespace, zone), None)
+        secret = await self.kube.get("v1", "Secret", self.ca_namespace, ca_secret_name(namespace, zone))
+        if secret is not None and (secret["metadata"].get("annotations") or {}).get(ZONE_UID_ANNOTATION) == uid:
+            if await self._delete_secret(secret):
+                log.info("deleted the CA of zone %s/%s", namespace, zone)
+        if self.csr_cluster_role and await self.kube.get(_ZONE_VERSION, "Zone", namespace, zone) is None:
+            await self._delete_binding(node_csr_binding_name(self.csr_cluster_role, namespace, zone))
+
+    async def _delete_secret(self, secret: dict[str, Any]) -> bool:
+        """Delete this very Secret (not one made since under its name)."""
+        meta = secret["metadata"]
+        body = {"propagationPolicy": "Background", "preconditions": {"uid": meta["uid"]}}
+        try:
+            await self.kube._call("DELETE", self._secret_path() + f"/{meta['name']}", body)
+        except (NotFound, Conflict):
+            return False
+        return True
+
+    async def _delete_binding(self, name: str) -> bool:
+        try:
+            await self.kube._call("DELETE", f"{_BINDINGS}/{name}")
+        except NotFound:
+            return False
+        return True
 
     async def sweep(self, watched: Iterable[str] = ()) -> int:
         """Delete the CAs and bindings of zones that no longer exist (deleted while the operator was down);
-        only in the `watched` namespaces (all when empty). Returns how many objects were deleted."""
+        only in the `watched` namespaces (all when empty). Returns how many objects were deleted.
+
+        The CAs and bindings are listed before the zones: whatever is listed existed before the zones were
+        read, so a zone made meanwhile never loses its new CA."""
         namespaces = set(watched)
+        secrets = await self.kube._call("GET", self._secret_path(), None, [("labelSelector", _SELECTOR)])
+        bindings: dict[str, Any] = {"items": []}
+        if self.csr_cluster_role:
+            bindings = await self.kube._call("GET", _BINDINGS, None, [("labelSelector", _SELECTOR)])
         zones = await self._existing_zones(namespaces)
         deleted = 0
-        secrets = await self.kube._call("GET", self._secret_path(), None, [("labelSelector", _SELECTOR)])
         for item in secrets.get("items", []):
             meta = item["metadata"]
             labels = meta.get("labels") or {}
             key = (labels.get(ZONE_NAMESPACE_LABEL, ""), labels.get(ZONE_LABEL, ""))
-            uid = (meta.get("annotations") or {}).get(ZONE_UID_ANNOTATION)
             if namespaces and key[0] not in namespaces:
                 continue
-            if zones.get(key) != uid:
-                deleted += await self.kube.delete("v1", "Secret", self.ca_namespace, meta["name"])
-        if self.csr_cluster_role:
-            bindings = await self.kube._call("GET", _BINDINGS, None, [("labelSelector", _SELECTOR)])
-            for item in bindings.get("items", []):
-                labels = item["metadata"].get("labels") or {}
-                key = (labels.get(ZONE_NAMESPACE_LABEL, ""), labels.get(ZONE_LABEL, ""))
-                if (namespaces and key[0] not in namespaces) or key in zones:
-                    continue
-                try:
-                    await self.kube._call("DELETE", f"{_BINDINGS}/{item['metadata']['name']}")
-                    deleted += 1
-                except NotFound:
-                    pass
+            if zones.get(key) != (meta.get("annotations") or {}).get(ZONE_UID_ANNOTATION):
+                self._bundles.pop(key, None)
+                deleted += await self._delete_secret(item)
+        for item in bindings.get("items", []):
+            labels = item["metadata"].get("labels") or {}
+            key = (labels.get(ZONE_NAMESPACE_LABEL, ""), labels.get(ZONE_LABEL, ""))
+            if (namespaces and key[0] not in namespaces) or key in zones:
+                continue
+            deleted += await self._delete_binding(item["metadata"]["name"])
         return deleted
 
     async def _existing_zones(self, namespaces: set[str]) -> dict[tuple[str, str], str]:
