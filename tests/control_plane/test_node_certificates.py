@@ -462,7 +462,7 @@ def test_the_controller_managers_signers_do_not_sign_ours(signer: Signer) -> Non
 def test_deleting_the_zone_removes_its_ca(signer: Signer) -> None:
     k8s = signer.k8s
     binding = f"{signer.release}-autonomy-zone-node:{signer.ns_b}:alpha"
-    wait_for("zone ns-b/alpha's CA", lambda: signer.ca_secret(signer.ns_b, "alpha"))
+    old = wait_for("zone ns-b/alpha's CA", lambda: signer.ca_secret(signer.ns_b, "alpha"))
     assert get_json(k8s, "clusterrolebinding", binding)["subjects"] == [
         {"kind": "ServiceAccount", "name": "alpha-node", "namespace": signer.ns_b}
     ]
@@ -471,6 +471,11 @@ def test_deleting_the_zone_removes_its_ca(signer: Signer) -> None:
     wait_for("the CSR binding to go", lambda: get_json(k8s, "clusterrolebinding", binding) is None, timeout=60)
     # The other zones keep theirs.
     assert signer.ca_secret(signer.ns_a, "alpha") is not None
+    # A zone made again under the same name gets a new CA: it never trusts its predecessor's nodes.
+    apply(k8s, parse_zone(_zone("alpha", 1)).zone_manifest(signer.ns_b))
+    new = wait_for("the new zone's CA", lambda: signer.ca_secret(signer.ns_b, "alpha"), timeout=60)
+    assert new["data"]["ca.crt"] != old["data"]["ca.crt"]
+    wait_for("the new zone's CSR binding", lambda: get_json(k8s, "clusterrolebinding", binding))
     assert "forbidden" not in signer.operator.logs().lower()
 
 
