@@ -3,6 +3,8 @@
     Zone create/update/resume -> reconcile_zone (apply children, prune, one status patch)
     Deployment event          -> recompute the owning Zone's status (patched only if changed)
     Cluster create/resume     -> generate status.clusterId once
+    CSR of our signer         -> node_certificates: review, approve and sign, or deny (signer.py)
+    Zone seen / deleted       -> node_certificates: the zone's CA, trust bundle, CSR binding / their removal
     indexes                   -> Deployments by zone, HPA targets, the Cluster (filled before any
                                  handler runs, so a restarted operator sees what already exists)
 
@@ -22,11 +24,13 @@ from typing import Any
 import kopf
 
 from autonomy.errors import SpecError
+from autonomy.identity import SIGNER_NAME
 from autonomy.spec import ClusterSpec
 from autonomy_operator import metrics
 from autonomy_operator.builders import MANAGED_BY, MANAGED_BY_LABEL, ZONE_LABEL
 from autonomy_operator.config import OperatorConfig
 from autonomy_operator.kube import Kube, KubeError, Transient
+from autonomy_operator.node_certificates import NodeCertificates
 from autonomy_operator.reconcile import (
     ClusterInfo,
     IndexedDeployment,
@@ -58,6 +62,8 @@ class OperatorState:
         self.pending_status: set[tuple[str, str]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
         self.reconciles = asyncio.Semaphore(20)
+        self.certificates: NodeCertificates | None = None
+        self.cluster_id: str | None = None
 
     def client(self) -> Kube:
         if self.kube is None:
@@ -99,6 +105,53 @@ async def close(**_: Any) -> None:
     if STATE.kube is not None:
         await STATE.kube.close()
         STATE.kube = None
+
+
+# --- node certificates (node_certificates.py, signer.py) -----------------------------------------
+
+
+@kopf.on.startup()  # type: ignore[arg-type]
+async def start_node_certificates(**_: Any) -> None:
+    """After `configure`: the signer runs when the operator knows the namespace that keeps the CAs."""
+    if not STATE.config.signer_enabled:
+        log.warning("node certificate signer off: AUTONOMY_OPERATOR_CA_NAMESPACE is not set and this is not a pod")
+        return
+    STATE.certificates = NodeCertificates(STATE.client(), STATE.config)
+    STATE.certificates.start(lambda: STATE.cluster_id)
+
+
+@kopf.on.cleanup()  # type: ignore[arg-type]
+async def stop_node_certificates(**_: Any) -> None:
+    if STATE.certificates is not None:
+        await STATE.certificates.stop()
+        STATE.certificates = None
+
+
+@kopf.on.event(  # type: ignore[arg-type]
+    "certificates.k8s.io", "v1", "certificatesigningrequests", field="spec.signerName", value=SIGNER_NAME
+)
+async def node_csr(
+    type: str | None, name: str, body: kopf.Body, clusters: kopf.Index[None, ClusterInfo], **_: Any
+) -> None:
+    if STATE.certificates is None or type == "DELETED":
+        return
+    STATE.cluster_id = _cluster_id(clusters)
+    await STATE.certificates.csr_event(name, body)
+
+
+@kopf.on.event(GROUP, VERSION, "zones")  # type: ignore[arg-type]
+async def zone_identity(
+    type: str | None, namespace: str, name: str, meta: kopf.Meta, clusters: kopf.Index[None, ClusterInfo], **_: Any
+) -> None:
+    if STATE.certificates is None:
+        return
+    STATE.cluster_id = _cluster_id(clusters)
+    STATE.certificates.zone_event(type, namespace, name, str(meta.get("uid") or ""))
+
+
+def _cluster_id(index: kopf.Index[None, ClusterInfo]) -> str | None:
+    cluster = _cluster(index)
+    return cluster.cluster_id if cluster is not None else None
 
 
 # --- indexes --------------------------------------------------------------------------------------

@@ -31,3 +31,8 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "autonomy.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* The ClusterRole the operator binds to each zone's ServiceAccount: its nodes' CSRs. */}}
+{{- define "autonomy.zoneNodeRole" -}}
+{{- printf "%s-zone-node" (include "autonomy.fullname" .) -}}
+{{- end -}}

@@ -168,9 +168,12 @@ def test_network_policies_keep_zones_apart_and_open_public_pods_on_8000() -> Non
     assert public["ingress"] == [{"ports": [{"port": 8000, "protocol": "TCP"}]}]
 
 
-def test_discovery_role_lists_and_watches_pods_only() -> None:
+def test_discovery_role_lists_and_watches_pods_and_reads_the_trust_bundle_only() -> None:
     role = by_key(context())[("Role", "shop-node")]
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["shop-ca"], "verbs": ["get"]},
+    ]
 
 
 def test_spec_edits_change_the_pod_template() -> None:
