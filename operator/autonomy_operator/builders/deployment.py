@@ -3,8 +3,8 @@
 The pod template carries the node's environment (CLUSTER, ZONE, POD, NODE, POD_IP, NAMESPACE,
 AUTONOMY_DISCOVERY), the size split into requests and limits, ports and probes on every node
 container (`nodes`), a read-only root filesystem with writable emptyDirs (`filesystem`), and a
-restricted security context. Every field of the zone that matters is in the template, so any change
-of the spec rolls out.
+restricted security context; only node containers get the API token (`api_access`). Every field
+of the zone that matters is in the template, so any change of the spec rolls out.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import copy
 from typing import Any
 
 from autonomy.spec import ContainerSpec, PodSpec, secret_name
-from autonomy_operator.builders import filesystem
+from autonomy_operator.builders import api_access, filesystem
 from autonomy_operator.builders.context import (
     Manifest,
     ZoneContext,
@@ -82,6 +82,8 @@ def _container(ctx: ZoneContext, pod: PodSpec, container: ContainerSpec, ports: 
         "securityContext": copy.deepcopy(_CONTAINER_SECURITY),
         "volumeMounts": filesystem.mounts(container.name, is_node=ports is not None),
     }
+    if ports is not None:
+        out["volumeMounts"].append(api_access.mount())
     pull = container.image_pull_policy or ctx.cluster.image_pull_policy
     if pull:
         out["imagePullPolicy"] = pull
@@ -105,10 +107,12 @@ def build_deployment(ctx: ZoneContext, pod: PodSpec) -> Manifest:
             "metadata": {"labels": labels},
             "spec": {
                 "serviceAccountName": node_account_name(ctx.zone),
+                **api_access.pod_settings(),
                 "enableServiceLinks": False,
                 "securityContext": copy.deepcopy(_POD_SECURITY),
                 "containers": [_container(ctx, pod, c, ports.get(c.name)) for c in pod.containers],
-                "volumes": filesystem.volumes([c.name for c in pod.containers if c.name in ports]),
+                "volumes": [*filesystem.volumes([c.name for c in pod.containers if c.name in ports]),
+                            api_access.volume()],
             },
         },
     }

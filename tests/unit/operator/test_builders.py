@@ -339,7 +339,7 @@ def test_read_only_root_with_writable_tmp_workspace_and_node_state() -> None:
     for deployment in ("shop-main-pod", "shop-runner"):
         spec = pod_spec(ctx, deployment)
         volumes = {v["name"]: v for v in spec["volumes"]}
-        assert all(v == {"name": n, "emptyDir": {}} for n, v in volumes.items())
+        assert all(v == {"name": n, "emptyDir": {}} for n, v in volumes.items() if n != "kube-api-access")
         for container in spec["containers"]:
             sc = container["securityContext"]
             assert sc["readOnlyRootFilesystem"] is True and sc["runAsNonRoot"] is True
@@ -366,3 +366,15 @@ def test_a_zone_may_move_the_node_data_dir_without_a_duplicate_variable() -> Non
     names = [e["name"] for e in main["env"]]
     assert len(names) == len(set(names))
     assert env_of(main)["AUTONOMY_DATA_DIR"] == "/workspace/memory" and env_of(main)["AUTONOMY_DISCOVERY"] == "none"
+
+
+def test_only_node_containers_get_the_api_token() -> None:
+    # The signer trusts a pod's bound token to ask for the node's certificate: a sidecar must not hold it.
+    spec = pod_spec(context(), "shop-main-pod")
+    assert spec["automountServiceAccountToken"] is False
+    projected = {v["name"]: v for v in spec["volumes"]}["kube-api-access"]["projected"]["sources"]
+    assert projected[0]["serviceAccountToken"]["path"] == "token"
+    main, mcp = spec["containers"]
+    token_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert {"name": "kube-api-access", "mountPath": token_dir, "readOnly": True} in main["volumeMounts"]
+    assert token_dir not in {m["mountPath"] for m in mcp["volumeMounts"]}
