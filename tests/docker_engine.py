@@ -82,7 +82,9 @@ def node_image(docker_engine: DockerEngine, wheelhouse: Path) -> Iterator[str]:
     """images/node/Dockerfile built on the debootstrap base: the tag to use as NODE_IMAGE."""
     from autonomy.cli.images import build_node_image
 
-    tag = f"autonomy/node:test-{_source_hash()}"
+    # The Dockerfile is part of the tag: an edit of it alone must rebuild the image.
+    dockerfile = hashlib.sha256((ROOT / "images" / "node" / "Dockerfile").read_bytes()).hexdigest()[:8]
+    tag = f"autonomy/node:test-{_source_hash()}-{dockerfile}"
     # Node images of earlier sources (and what was built on them) only take disk space: drop them.
     listed = docker_engine.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
     stale = [ref for ref in listed if ref != tag and ref.startswith(("autonomy/node:test-", "autonomy.local/"))]

@@ -1,7 +1,7 @@
 """pytest plugin: the `k8s` session fixture (a real Kubernetes API) and the `namespace` fixture.
 
 Why: the operator, the chart, the CLI and the runtime's discovery are tested against a real
-Kubernetes control plane (DESIGN.md section 6, tier 3), started here from the binaries that
+Kubernetes control plane (docs/design.md section 6, tier 3), started here from the binaries that
 hack/k8s/build.sh builds from the Go modules, or, when asked, an existing cluster:
 
 - ``AUTONOMY_TEST_KUBECONFIG=/path/to/kubeconfig``: use that cluster (its current context);

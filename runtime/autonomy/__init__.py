@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from autonomy.actors import Context, Mailbox, RustMailbox, Worker
     from autonomy.agents import (
         Agent,
         AgentBusy,
@@ -30,7 +31,10 @@ if TYPE_CHECKING:
         StreamedConversationSnippet,
         TextContent,
     )
+    from autonomy.agents.conversation_response import ConversationResponse
     from autonomy.agents.mcp_server import McpServer
+    from autonomy.agents.memory_api import Memory
+    from autonomy.agents.repl import Repl
     from autonomy.errors import (
         AddressNotFound,
         AutonomyError,
@@ -45,10 +49,24 @@ if TYPE_CHECKING:
         SpecError,
         WorkerError,
     )
+    from autonomy.gather import gather
     from autonomy.http import HttpServer, NodeDep, WebSocketNodeDep
+    from autonomy.logs import (
+        DebugContext,
+        InfoContext,
+        debug,
+        error,
+        get_logger,
+        info,
+        set_log_level,
+        set_log_levels,
+        warning,
+    )
+    from autonomy.messages import AssistantMessage, SystemMessage, ToolCallResponseMessage, UserMessage
     from autonomy.models import Model, ModelConfigurationError, ModelError
     from autonomy.node import Node, NodeSettings, RemoteNode, Zone
-    from autonomy.tools import FilesystemTools, InvokableTool, McpClient, McpTool, Tool
+    from autonomy.node.controller import NodeController
+    from autonomy.tools import FilesystemTools, InvokableTool, McpClient, McpTool, Tool, ToolFactory
 
 __version__ = "0.1.0"
 
@@ -61,22 +79,30 @@ __all__ = [
     "AgentStartTimeoutError",
     "AgentStopTimeoutError",
     "AgentTimeoutError",
+    "AssistantMessage",
     "AutonomyError",
+    "Context",
     "ConversationMessage",
+    "ConversationResponse",
     "DeadlineExceeded",
+    "DebugContext",
     "DeliveryError",
     "FilesystemTools",
     "HttpServer",
+    "InfoContext",
     "InvokableTool",
+    "Mailbox",
     "MailboxFull",
     "McpClient",
     "McpServer",
     "McpTool",
+    "Memory",
     "MessageTooLarge",
     "Model",
     "ModelConfigurationError",
     "ModelError",
     "Node",
+    "NodeController",
     "NodeDep",
     "NodeNotFound",
     "NodeSettings",
@@ -85,14 +111,29 @@ __all__ = [
     "ReceiveReference",
     "RemoteError",
     "RemoteNode",
+    "Repl",
+    "RustMailbox",
     "SendMessageTimeoutError",
     "SpecError",
     "StreamedConversationSnippet",
+    "SystemMessage",
     "TextContent",
     "Tool",
+    "ToolCallResponseMessage",
+    "ToolFactory",
+    "UserMessage",
     "WebSocketNodeDep",
+    "Worker",
     "WorkerError",
     "Zone",
+    "debug",
+    "error",
+    "gather",
+    "get_logger",
+    "info",
+    "set_log_level",
+    "set_log_levels",
+    "warning",
 ]
 
 # The module each public name comes from (the TYPE_CHECKING imports above, as data).
@@ -113,7 +154,11 @@ _SOURCES: dict[str, str] = {
             "StreamedConversationSnippet",
             "TextContent",
         ),
+        "autonomy.actors": ("Context", "Mailbox", "RustMailbox", "Worker"),
+        "autonomy.agents.conversation_response": ("ConversationResponse",),
         "autonomy.agents.mcp_server": ("McpServer",),
+        "autonomy.agents.memory_api": ("Memory",),
+        "autonomy.agents.repl": ("Repl",),
         "autonomy.errors": (
             "AddressNotFound",
             "AutonomyError",
@@ -128,10 +173,24 @@ _SOURCES: dict[str, str] = {
             "SpecError",
             "WorkerError",
         ),
+        "autonomy.gather": ("gather",),
         "autonomy.http": ("HttpServer", "NodeDep", "WebSocketNodeDep"),
+        "autonomy.logs": (
+            "DebugContext",
+            "InfoContext",
+            "debug",
+            "error",
+            "get_logger",
+            "info",
+            "set_log_level",
+            "set_log_levels",
+            "warning",
+        ),
+        "autonomy.messages": ("AssistantMessage", "SystemMessage", "ToolCallResponseMessage", "UserMessage"),
         "autonomy.models": ("Model", "ModelConfigurationError", "ModelError"),
         "autonomy.node": ("Node", "NodeSettings", "RemoteNode", "Zone"),
-        "autonomy.tools": ("FilesystemTools", "InvokableTool", "McpClient", "McpTool", "Tool"),
+        "autonomy.node.controller": ("NodeController",),
+        "autonomy.tools": ("FilesystemTools", "InvokableTool", "McpClient", "McpTool", "Tool", "ToolFactory"),
     }.items()
     for name in names
 }

@@ -4,8 +4,8 @@ Nothing here serializes: a send between actors of the same node hands over the P
 """
 
 from autonomy.actors.context import Context, ReplyTarget
-from autonomy.actors.mailbox import Mailbox
+from autonomy.actors.mailbox import Mailbox, RustMailbox
 from autonomy.actors.registry import ActorRegistry, Overflow
 from autonomy.actors.worker import Worker
 
-__all__ = ["ActorRegistry", "Context", "Mailbox", "Overflow", "ReplyTarget", "Worker"]
+__all__ = ["ActorRegistry", "Context", "Mailbox", "Overflow", "ReplyTarget", "RustMailbox", "Worker"]

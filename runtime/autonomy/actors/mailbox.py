@@ -50,8 +50,11 @@ class Mailbox:
     async def reply(self, message: str) -> None:
         self.put(message)
 
-    async def receive(self, timeout: float | None = None) -> str:
-        """The next message; raises DeadlineExceeded after `timeout` seconds (or the request's deadline)."""
+    async def receive(self, timeout: float | None = None, *, policy: Any = None) -> str:
+        """The next message; raises DeadlineExceeded after `timeout` seconds (or the request's deadline).
+
+        `policy` is accepted as upstream's signature has it (`receive(policy=None, timeout=None)`), and unused
+        as upstream leaves it: who may reach a mailbox is settled by the zone's links."""
         if not self._items:
             loop = asyncio.get_running_loop()
             if timeout is None and self.deadline is not None:
@@ -88,3 +91,7 @@ class Mailbox:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.cancel()
+
+
+#: Upstream exports its (Rust) mailbox class as `RustMailbox`; this runtime's mailbox is this one.
+RustMailbox = Mailbox

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from autonomy.agents.agent import Agent
+    from autonomy.agents.conversation_response import ConversationResponse
     from autonomy.agents.errors import (
         AgentBusy,
         AgentError,
@@ -22,9 +23,11 @@ if TYPE_CHECKING:
     from autonomy.agents.memory import Memory
     from autonomy.agents.messages import ConversationMessage, Phase, TextContent
     from autonomy.agents.reference import AgentReference, ReceiveReference, StreamedConversationSnippet
+    from autonomy.agents.repl import Repl
 
 _SOURCES: dict[str, str] = {
     "Agent": "autonomy.agents.agent",
+    "ConversationResponse": "autonomy.agents.conversation_response",
     "AgentBusy": "autonomy.agents.errors",
     "AgentError": "autonomy.agents.errors",
     "AgentStartTimeoutError": "autonomy.agents.errors",
@@ -38,6 +41,7 @@ _SOURCES: dict[str, str] = {
     "AgentReference": "autonomy.agents.reference",
     "ReceiveReference": "autonomy.agents.reference",
     "StreamedConversationSnippet": "autonomy.agents.reference",
+    "Repl": "autonomy.agents.repl",
 }
 
 __all__ = [
@@ -49,9 +53,11 @@ __all__ = [
     "AgentStopTimeoutError",
     "AgentTimeoutError",
     "ConversationMessage",
+    "ConversationResponse",
     "Memory",
     "Phase",
     "ReceiveReference",
+    "Repl",
     "SendMessageTimeoutError",
     "StreamedConversationSnippet",
     "TextContent",

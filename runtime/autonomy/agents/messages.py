@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 import pydantic
 
+from autonomy import messages as upstream
+from autonomy.messages import UPSTREAM_MESSAGES, to_wire
 from autonomy.models.types import ChatMessage
 
 
@@ -27,6 +29,11 @@ class Phase(StrEnum):
 class TextContent(pydantic.BaseModel):
     text: str = ""
     type: Literal["text"] = "text"
+
+    def __repr__(self) -> str:  # upstream's, which apps print (`str(reply[0].content)`)
+        return repr(upstream.TextContent(self.text))
+
+    __str__ = __repr__
 
 
 class FunctionCall(pydantic.BaseModel):
@@ -61,6 +68,24 @@ class ConversationMessage(pydantic.BaseModel):
     @property
     def text(self) -> str:
         return self.content.text
+
+    def to_upstream(self) -> upstream.UpstreamMessage:
+        """The message as upstream's class of its role (`AssistantMessage(...)`, ...)."""
+        phase = upstream.Phase(self.phase.value)
+        if self.role == "user":
+            return upstream.UserMessage(self.content.text, phase, self.thinking)
+        if self.role == "system":
+            return upstream.SystemMessage(self.content.text, phase)
+        if self.role == "tool":
+            return upstream.ToolCallResponseMessage(self.tool_call_id or "", self.name or "", self.content.text, phase)
+        calls = [upstream.ToolCall(c.id, upstream.FunctionToolCall(c.function.name, c.function.arguments), c.type)
+                 for c in self.tool_calls or []]
+        return upstream.AssistantMessage(self.content.text, phase, self.thinking, calls)
+
+    def __repr__(self) -> str:  # printed as upstream prints its message classes
+        return repr(self.to_upstream())
+
+    __str__ = __repr__
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -148,6 +173,10 @@ def parse_messages(value: Any) -> list[ConversationMessage]:
         return [value]
     if isinstance(value, TextContent):
         return [ConversationMessage(role="user", content=value)]
+    if isinstance(value, UPSTREAM_MESSAGES):  # UserMessage("..."), SystemMessage("..."), as upstream apps send
+        return [ConversationMessage.model_validate(to_wire(value))]
+    if isinstance(value, upstream.TextContent):
+        return [user(value.text)]
     if isinstance(value, dict):
         if "role" not in value:
             value = {**value, "role": "user"}

@@ -82,6 +82,11 @@ class AgentReference:
     def __repr__(self) -> str:
         return f"AgentReference({self.name!r}, node={self.node_name!r})"
 
+    @property
+    def node(self) -> Any:
+        """The local node calls go through (for an agent on another node too), as upstream's `ref.node`."""
+        return self._node
+
     async def _mailbox(self, request: dict[str, Any], timeout: float | None) -> Any:
         return await self._node.send(self.name, json.dumps(request), node=self._remote, timeout=timeout)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from autonomy.cli.commands import repl
 from autonomy.cli.commands.cluster import cluster_app
 from autonomy.cli.commands.zone import zone_app
 
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cluster_app, name="cluster")
+repl.register(zone_app)  # `zone repl` lives in its own module
 app.add_typer(zone_app, name="zone")
 
 

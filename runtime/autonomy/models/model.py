@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
 
+from autonomy.messages import as_chat_message
 from autonomy.models.config import ProviderConfig, resolve
 from autonomy.models.errors import ModelError, ModelRequestError
 from autonomy.models.retry import RetryPolicy, is_retryable, retry_after_of, status_of
@@ -191,12 +192,16 @@ class Model:
 
     async def complete_chat(
         self,
-        messages: list[ChatMessage],
+        messages: list[Any],  # ChatMessage dicts, or upstream's message classes
         stream: bool = False,
         tools: list[ToolSpec] | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Upstream's entry point: a `ModelResponse`, or with `stream=True` an async iterator of deltas."""
+        """Upstream's entry point: a `ModelResponse`, or with `stream=True` an async iterator of deltas.
+
+        As upstream, `messages` may also hold its message classes (`SystemMessage("...")`, `UserMessage(...)`).
+        """
+        messages = [as_chat_message(m) for m in messages]
         if stream:
             return self.stream_chat(messages, tools, **kwargs)
         return await self.complete(messages, tools, **kwargs)

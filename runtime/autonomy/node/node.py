@@ -124,6 +124,11 @@ class Node:
         return self._ready
 
     @property
+    def stopping(self) -> bool:
+        """True from the moment a stop is asked for (`stop_soon`, SIGTERM, `stop`): probes say not ready."""
+        return self._stop_requested.is_set()
+
+    @property
     def transport_port(self) -> int:
         return self._transport.port
 

@@ -1,6 +1,6 @@
 """A node's settings, read from the environment the operator (or `zone dev`) gives it.
 
-See DESIGN.md section 3 for the names: CLUSTER, ZONE, POD, NODE, POD_IP, NAMESPACE; and the
+See docs/design.md section 3 for the names: CLUSTER, ZONE, POD, NODE, POD_IP, NAMESPACE; and the
 AUTONOMY_* knobs below. Bad values fail at start-up with a message naming the variable.
 """
 

@@ -26,7 +26,7 @@ class Resources(BaseModel):
     memory: Quantity = Field(description="Memory of one clone, e.g. `256Mi` or `2Gi`.")
 
 
-#: The size table (DESIGN.md section 3), per clone of a pod.
+#: The size table (docs/design.md section 3), per clone of a pod.
 SIZES: dict[str, Resources] = {
     "regular": Resources(cpu="250m", memory="256Mi"),
     "big": Resources(cpu="4", memory="2Gi"),

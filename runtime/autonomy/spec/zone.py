@@ -172,6 +172,15 @@ class ContainerSpec(_Model):
         description="Image of the container. Without '/', a local image (images/<name>/Dockerfile) that "
         "the CLI builds and pushes to the cluster's registry; with '/', an image used as is.",
     )
+    node: bool | None = Field(
+        default=None,
+        description="Whether the container runs an Autonomy node, which gets the node's ports (8000 http, "
+        "50051 transport) and probes (/readyz, /healthz). Unset: the pod's local-image container "
+        "named `main`, else its first local-image container, is the node; `autonomy zone deploy` "
+        "writes it for every container, since it renames local images. With several node "
+        "containers, the one named `main` (else the first) is the pod's node on 8000 and 50051; "
+        "the others serve on 8000+100k and 50051+100k (k = 1, 2, ...).",
+    )
     env: list[EnvVar] = Field(
         default_factory=list,
         max_length=rules.MAX_ENV,
@@ -190,6 +199,15 @@ class ContainerSpec(_Model):
         alias="imagePullPolicy",
         description="When the kubelet pulls the image (Kubernetes' default when absent).",
     )
+
+    @field_validator("node", mode="before")
+    @classmethod
+    def _node_flag(cls, node: Any) -> Any:
+        if node is not None and not isinstance(node, bool):  # no "yes"/1 coercion: say what is meant
+            raise PydanticCustomError(
+                "node_flag", "{value} is not true or false (set node: true or node: false)", {"value": repr(node)}
+            )
+        return node
 
     @field_validator("env", mode="before")
     @classmethod
@@ -240,14 +258,57 @@ class PodSpec(_Model):
         },
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _settle_nodes(cls, data: Any) -> Any:
+        """Write down which containers are nodes, so that renaming an image later cannot change it."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("containers"), list):
+            return data  # malformed: field validation reports it
+        containers = data["containers"]
+        default = _default_node(containers)
+        settled = [_with_node(c, i == default) for i, c in enumerate(containers)]
+        return {**data, "containers": settled}
+
+    @property
+    def node_containers(self) -> list[ContainerSpec]:
+        """The containers that run a node, in the order of the spec."""
+        return [c for c in self.containers if c.node]
+
     @property
     def node_container(self) -> ContainerSpec | None:
-        """The container that runs the node (its HTTP port 8000 is the pod's): the local-image
-        container named `main`, else the first local-image container; None for tool-only pods."""
-        local = [c for c in self.containers if c.is_local_image]
-        named = [c for c in local if c.name == "main"]
-        candidates = named or local
+        """The pod's node (its ports 8000 and 50051 are the pod's): the node container named `main`,
+        else the first node container; None for a pod of tools only."""
+        nodes = self.node_containers
+        named = [c for c in nodes if c.name == "main"]
+        candidates = named or nodes
         return candidates[0] if candidates else None
+
+
+def _default_node(containers: list[Any]) -> int | None:
+    """The index of the container that is the node when the spec does not say (`node` unset).
+
+    The rule from before `node` existed: the local-image container named `main`, else the first
+    local-image container (a local image has no '/'; the CLI builds it from images/<name>/).
+    """
+
+    def get(container: Any, key: str) -> Any:
+        return container.get(key) if isinstance(container, Mapping) else getattr(container, key, None)
+
+    local = [
+        i for i, c in enumerate(containers) if isinstance(get(c, "image"), str) and "/" not in get(c, "image")
+    ]
+    named = [i for i in local if get(containers[i], "name") == "main"]
+    candidates = named or local
+    return candidates[0] if candidates else None
+
+
+def _with_node(container: Any, default: bool) -> Any:
+    """The container with `node` set: its own value, else `default`."""
+    if isinstance(container, ContainerSpec):
+        return container if container.node is not None else container.model_copy(update={"node": default})
+    if isinstance(container, Mapping) and container.get("node") is None:
+        return {**container, "node": default}
+    return container
 
 
 def cross_field_problems(pods: Any) -> list[str]:

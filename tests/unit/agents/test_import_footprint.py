@@ -1,6 +1,6 @@
 """An agent node loads only the SDKs it uses.
 
-A node's memory at rest is mostly imported code, and the DESIGN's `regular` pod has 256 Mi for all of it.
+A node's memory at rest is mostly imported code, and the `regular` pod of docs/design.md has 256 Mi for it all.
 Importing every SDK up front took a fresh agent node from 57 MB to 145 MB: the Anthropic SDK is ~60 MB and
 the MCP SDK ~40 MB, even for an app that only talks to an OpenAI-compatible endpoint and has no MCP server.
 Each case runs in a fresh interpreter (this one has long since imported everything).

@@ -1,4 +1,4 @@
-"""Builders: a zone in, the manifests of DESIGN.md section 3 out."""
+"""Builders: a zone in, the manifests of docs/design.md section 3 out."""
 
 from __future__ import annotations
 
@@ -214,3 +214,152 @@ def test_child_keys_are_unique() -> None:
 )
 def test_share(cpu: str, memory: str, parts: int, expected: dict[str, str]) -> None:
     assert share(cpu, memory, parts) == expected
+
+
+# -- node containers: known from the spec, never from the image string ------------------------------
+
+
+def pod_spec(ctx: ZoneContext, deployment: str) -> dict[str, Any]:
+    spec: dict[str, Any] = by_key(ctx)[("Deployment", deployment)]["spec"]["template"]["spec"]
+    return spec
+
+
+def containers_of(ctx: ZoneContext, deployment: str) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in pod_spec(ctx, deployment)["containers"]}
+
+
+def assert_node_container(container: dict[str, Any], http: str = "http", transport: str = "transport") -> None:
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert set(ports) == {http, transport}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": http}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": http}
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": http}
+
+
+def test_cli_rewritten_images_keep_their_node_probes_and_ports() -> None:
+    """`zone deploy` renames local images to `<registry>/<zone>-<name>:<tag>`; the nodes stay nodes."""
+    from autonomy.cli.deploy import zone_manifest
+
+    spec = parse_zone(ZONE)
+    refs = {"main": "registry.example/shop-main:abc", "runner": "registry.example/shop-runner:abc"}
+    manifest = zone_manifest(spec, "team", refs)
+    applied = parse_zone({"name": "shop", **manifest["spec"]})  # what the operator reads back
+    ctx = ZoneContext(spec=applied, namespace="team", uid="uid-1", cluster_id=CLUSTER_ID)
+    main = containers_of(ctx, "shop-main-pod")["main"]
+    assert main["image"] == "registry.example/shop-main:abc"
+    assert_node_container(main)
+    assert {p["containerPort"] for p in main["ports"]} == {8000, 50051}
+    runner = containers_of(ctx, "shop-runner")["runner"]
+    assert runner["image"] == "registry.example/shop-runner:abc"
+    assert_node_container(runner)
+    mcp = containers_of(ctx, "shop-main-pod")["mcp"]
+    assert not {"ports", "readinessProbe", "livenessProbe", "startupProbe"} & set(mcp)
+
+
+def test_node_flag_decides_for_images_with_a_slash_as_kubectl_users_write_them() -> None:
+    def pod(*containers: dict[str, Any]) -> dict[str, Any]:
+        return {"name": "z", "pods": [{"name": "main-pod", "containers": list(containers)}]}
+
+    # As before `node` existed: an image with '/' and no flag is not a node.
+    plain = containers_of(context(pod({"name": "main", "image": "registry.example/z-main:abc"})), "z-main-pod")
+    assert "readinessProbe" not in plain["main"] and "ports" not in plain["main"]
+    flagged = containers_of(
+        context(pod({"name": "main", "image": "registry.example/z-main:abc", "node": True})), "z-main-pod"
+    )
+    assert_node_container(flagged["main"])
+    # And a local image that is a tool server, not a node, can say so.
+    tools = containers_of(
+        context(pod({"name": "main", "image": "main"}, {"name": "tools", "image": "tools", "node": False})),
+        "z-main-pod",
+    )
+    assert_node_container(tools["main"])
+    assert "readinessProbe" not in tools["tools"]
+
+
+def test_several_node_containers_in_one_pod_get_ports_of_their_own() -> None:
+    zone = {
+        "name": "z",
+        "pods": [
+            {
+                "name": "main-pod",
+                "containers": [
+                    {"name": "side", "image": "registry.example/z-side:1", "node": True},
+                    {"name": "main", "image": "registry.example/z-main:1", "node": True},
+                    {"name": "tools", "image": "registry.example/z-tools:1", "node": False},
+                    {"name": "third", "image": "registry.example/z-third:1", "node": True},
+                ],
+            }
+        ],
+    }
+    containers = containers_of(context(zone), "z-main-pod")
+    main, side, third = containers["main"], containers["side"], containers["third"]
+    # The one named main is the pod's node: the ports the Service and the peers use.
+    assert_node_container(main)
+    assert {p["containerPort"] for p in main["ports"]} == {8000, 50051}
+    assert "DEFAULT_PORT_HTTP" not in env_of(main) and "AUTONOMY_TRANSPORT_PORT" not in env_of(main)
+    assert env_of(main)["NODE"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    # The others are told where to serve, are probed there, and carry a node name of their own.
+    assert_node_container(side, "http-1", "transport-1")
+    assert {p["containerPort"] for p in side["ports"]} == {8100, 50151}
+    assert env_of(side)["DEFAULT_PORT_HTTP"] == "8100" and env_of(side)["AUTONOMY_TRANSPORT_PORT"] == "50151"
+    assert_node_container(third, "http-2", "transport-2")
+    assert env_of(third)["DEFAULT_PORT_HTTP"] == "8200"
+    names = [e["name"] for e in side["env"]]
+    assert names.index("AUTONOMY_POD_NAME") < names.index("NODE")  # the kubelet expands $(VAR) in order
+    assert env_of(side)["NODE"] == "$(AUTONOMY_POD_NAME)-side"
+    assert "ports" not in containers["tools"]
+    every_port = [(p["name"], p["containerPort"]) for c in containers.values() for p in c.get("ports", [])]
+    assert len({name for name, _ in every_port}) == len({port for _, port in every_port}) == len(every_port)
+
+
+def test_a_node_port_set_in_env_is_where_it_is_probed() -> None:
+    zone = {
+        "name": "z",
+        "pods": [
+            {
+                "name": "main-pod",
+                "containers": [
+                    {"name": "main", "image": "main"},
+                    {"name": "side", "image": "side", "node": True, "env": {"DEFAULT_PORT_HTTP": 9000}},
+                ],
+            }
+        ],
+    }
+    side = containers_of(context(zone), "z-main-pod")["side"]
+    assert {p["name"]: p["containerPort"] for p in side["ports"]} == {"http-1": 9000, "transport-1": 50151}
+    assert [e["name"] for e in side["env"]].count("DEFAULT_PORT_HTTP") == 1
+    assert env_of(side)["DEFAULT_PORT_HTTP"] == "9000"
+
+
+def test_read_only_root_with_writable_tmp_workspace_and_node_state() -> None:
+    ctx = context()
+    for deployment in ("shop-main-pod", "shop-runner"):
+        spec = pod_spec(ctx, deployment)
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert all(v == {"name": n, "emptyDir": {}} for n, v in volumes.items())
+        for container in spec["containers"]:
+            sc = container["securityContext"]
+            assert sc["readOnlyRootFilesystem"] is True and sc["runAsNonRoot"] is True
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            assert {"/tmp", "/workspace"} <= set(mounts)
+            assert set(mounts.values()) <= set(volumes)
+    main, mcp = pod_spec(ctx, "shop-main-pod")["containers"]
+    mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
+    env = env_of(main)
+    # HOME and the agents' memory (AUTONOMY_DATA_DIR) live in the node's own writable volume.
+    assert env["HOME"] == "/var/lib/autonomy" and env["AUTONOMY_DATA_DIR"].startswith("/var/lib/autonomy/")
+    assert mounts["/var/lib/autonomy"] == "state-main"
+    assert "/var/lib/autonomy" not in {m["mountPath"] for m in mcp["volumeMounts"]} and "HOME" not in env_of(mcp)
+
+
+def test_a_zone_may_move_the_node_data_dir_without_a_duplicate_variable() -> None:
+    zone = {
+        "name": "z",
+        "pods": [{"name": "main-pod", "containers": [{"name": "main", "image": "main", "env": {
+            "AUTONOMY_DATA_DIR": "/workspace/memory", "AUTONOMY_DISCOVERY": "none"}}]}],
+    }
+    (main,) = pod_spec(context(zone), "z-main-pod")["containers"]
+    names = [e["name"] for e in main["env"]]
+    assert len(names) == len(set(names))
+    assert env_of(main)["AUTONOMY_DATA_DIR"] == "/workspace/memory" and env_of(main)["AUTONOMY_DISCOVERY"] == "none"

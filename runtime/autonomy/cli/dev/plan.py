@@ -1,7 +1,7 @@
 """What `zone dev` runs: each clone of each pod, its containers, and the environment a cluster gives them.
 
 The plan is pure data (tested without running anything). Every container gets what the operator
-injects in a cluster (DESIGN.md section 3): CLUSTER, ZONE, POD, NODE=`<zone>-<pod>-<clone>`, POD_IP,
+injects in a cluster (docs/design.md section 3): CLUSTER, ZONE, POD, NODE=`<zone>-<pod>-<clone>`, POD_IP,
 NAMESPACE, local discovery through one registry directory shared by the zone, and the run's zone CA
 (AUTONOMY_DEV_CA_DIR), with which each node signs its own certificate. `secrets.KEY` values
 come from secrets.yaml; `-e KEY=VALUE` (extra_env) overrides all of it.
