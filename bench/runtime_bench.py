@@ -1,6 +1,7 @@
 """Runtime benchmarks (issue: runtime core). Prints a table and writes bench/results/runtime.{json,md}.
 
-Two node processes on loopback, 100-byte messages:
+Two node processes on loopback (links are mutual TLS; bench/transport_tls_bench.py measures what TLS
+costs against plaintext), 100-byte messages:
   1. cross-node one-way throughput (msg/s)
   2. cross-node request/reply latency, one outstanding request (p50, p99)
   3. in-process send -> handle throughput (msg/s)
@@ -29,6 +30,7 @@ import grpc
 import grpc.aio
 
 from autonomy import Node
+from autonomy.identity.dev_authority import create_dev_authority
 
 BODY = "x" * 100
 RESULTS = Path(__file__).with_name("results")
@@ -205,8 +207,11 @@ def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 async def run(quick: bool) -> dict[str, object]:
     scale = 10 if quick else 1
     registry = tempfile.mkdtemp(prefix="autonomy-bench-")
+    # Links are mutual TLS: both nodes get their certificates from one zone CA, as under `zone dev`.
+    create_dev_authority(Path(registry) / "ca", "local", "local", "bench")
     env = dict(os.environ, AUTONOMY_DISCOVERY="local", AUTONOMY_REGISTRY_DIR=registry, AUTONOMY_TRANSPORT_PORT="0",
-               ZONE="bench", NODE="bench-peer", AUTONOMY_LOG_LEVEL="WARNING")
+               ZONE="bench", NODE="bench-peer", AUTONOMY_LOG_LEVEL="WARNING",
+               AUTONOMY_DEV_CA_DIR=str(Path(registry) / "ca"))
     for key, value in env.items():
         if key.startswith(("AUTONOMY_", "ZONE")):
             os.environ[key] = value

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from autonomy import AddressNotFound, MessageTooLarge, Node, Zone
+from autonomy import AddressNotFound, MessageTooLarge, Node, PeerGone, Zone
+
+from .conftest import make_zone_ca
 
 
 class Adder:
@@ -92,11 +94,16 @@ async def test_bad_input_gets_clear_errors(local_zone, node_options):
         assert await node.send_and_receive("echo", "still fine", node="r1", timeout=5) == "echo:still fine"
 
 
-async def test_node_of_another_zone_is_refused(local_zone, node_options):
-    from autonomy import PeerRejected
-
+async def test_node_of_another_zone_cannot_reach_this_one(local_zone, node_options, tmp_path):
+    # It finds r1 (the registry is shared), but its CA is its own zone's: the TLS handshake fails.
     local_zone.start("r1", "runner-pod")
-    options = dict(node_options, zone="otherzone")
+    options = dict(node_options, zone="otherzone", dev_ca_dir=make_zone_ca(tmp_path / "other-ca", "otherzone"))
     async with Node.serve(name="intruder", **options) as node:
-        with pytest.raises(PeerRejected, match="accepts zone testcluster/testzone only"):
+        with pytest.raises(PeerGone, match="cannot reach node 'r1'"):
             await node.send_and_receive("echo", "let me in", node="r1", timeout=5)
+
+
+async def test_node_with_the_ca_of_another_zone_does_not_start(local_zone, node_options):
+    with pytest.raises(ValueError, match=r"is the CA of zone testcluster/local/testzone.*check CLUSTER"):
+        async with Node.serve(name="lost", **dict(node_options, zone="otherzone")):
+            pass

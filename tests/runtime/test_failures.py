@@ -9,7 +9,10 @@ import grpc
 import pytest
 
 from autonomy import Node, PeerGone, Zone
+from autonomy.identity import WorkloadId
+from autonomy.identity.dev_authority import load_dev_authority
 
+from .conftest import CLUSTER, NAMESPACE, ZONE, issue_leaf
 from .test_cross_node import wait_for_nodes
 
 
@@ -59,10 +62,15 @@ async def test_restarted_node_rejoins_under_its_name(local_zone, node_options):
 
 async def test_peer_speaking_garbage_is_dropped_and_node_lives_on(local_zone, node_options):
     target = local_zone.start("target", "runner-pod")
+    # A peer of the zone (its certificate is valid) that then speaks garbage.
+    authority = load_dev_authority(local_zone.ca_dir)
+    key_pem, cert_pem = issue_leaf(authority, WorkloadId(CLUSTER, NAMESPACE, ZONE, "garbler"))
+    credentials = grpc.ssl_channel_credentials(authority.certificate_pem(), key_pem, cert_pem)
+    server_name = [("grpc.ssl_target_name_override", WorkloadId(CLUSTER, NAMESPACE, ZONE, "target").dns_name)]
     async with Node.serve(name="driver", **node_options) as node:
         info = await node._discovery.resolve("target")
         assert info is not None
-        async with grpc.aio.insecure_channel(f"{info.host}:{info.port}") as channel:
+        async with grpc.aio.secure_channel(f"{info.host}:{info.port}", credentials, options=server_name) as channel:
             call = channel.stream_stream("/autonomy.transport.v1.Transport/Connect",
                                          request_serializer=lambda b: b, response_deserializer=lambda b: b)()
             await call.write(b"\xff\xfe this is not a protobuf frame \x00\x01")
@@ -70,7 +78,7 @@ async def test_peer_speaking_garbage_is_dropped_and_node_lives_on(local_zone, no
                 await asyncio.wait_for(call.read(), 5)
             assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert "no valid hello" in refused.value.details()
-        # A well-formed hello from a stranger is refused; the node still serves its zone.
+        # The node still serves its zone.
         assert target.alive()
         assert await node.send_and_receive("echo", "ok", node="target", timeout=5) == "echo:ok"
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from autonomy import Node, Zone
+from autonomy.identity import LocalAuthorityIssuer, ZoneAuthority
 
 pytestmark = pytest.mark.control_plane
 
@@ -42,8 +43,12 @@ async def test_zone_nodes_lists_ready_pods_of_the_zone_only(k8s, namespace, monk
     ]
     k8s.kubectl("apply", "-n", namespace, "-f", "-", input="\n---\n".join(json.dumps(p) for p in pods))
     monkeypatch.setenv("KUBECONFIG", str(k8s.kubeconfig))
+    # Discovery is what is tested here; the certificate comes from a zone CA in this process (in a pod it
+    # comes through the CSR API, tested with the operator).
+    issuer = LocalAuthorityIssuer(ZoneAuthority.create("c1", namespace, "shop"))
     async with Node.serve(name="shop-main-pod-a", http_server=False, discovery="kubernetes", namespace=namespace,
-                          zone="shop", transport_port=0, transport_host="127.0.0.1") as node:
+                          cluster="c1", zone="shop", transport_port=0, transport_host="127.0.0.1",
+                          issuer=issuer) as node:
 
         async def runners():
             found = sorted(r.name for r in await Zone.nodes(node, filter="runner"))

@@ -6,6 +6,8 @@ import asyncio
 
 from autonomy import Node
 
+from .conftest import make_zone_ca
+
 
 class Echo:
     async def handle_message(self, context, message):
@@ -13,8 +15,9 @@ class Echo:
 
 
 async def test_simultaneous_dials_settle_on_one_link_and_lose_nothing(tmp_path):
-    options = dict(http_server=False, registry_dir=tmp_path, transport_port=0, transport_host="127.0.0.1",
-                   zone="race", discovery="local")
+    options = dict(http_server=False, registry_dir=tmp_path / "registry", transport_port=0,
+                   transport_host="127.0.0.1", zone="race", discovery="local",
+                   dev_ca_dir=make_zone_ca(tmp_path / "ca", "race", cluster="local"))
     for attempt in range(20):
         async with Node.serve(name=f"a{attempt}", **options) as a, Node.serve(name=f"b{attempt}", **options) as b:
             await a.start_worker("echo", Echo())
@@ -30,8 +33,9 @@ async def test_simultaneous_dials_settle_on_one_link_and_lose_nothing(tmp_path):
 
 
 async def test_one_way_flood_into_a_small_remote_mailbox_is_dropped_not_fatal(tmp_path, caplog):
-    options = dict(http_server=False, registry_dir=tmp_path, transport_port=0, transport_host="127.0.0.1",
-                   zone="flood", discovery="local")
+    options = dict(http_server=False, registry_dir=tmp_path / "registry", transport_port=0,
+                   transport_host="127.0.0.1", zone="flood", discovery="local",
+                   dev_ca_dir=make_zone_ca(tmp_path / "ca", "flood", cluster="local"))
 
     class Slow:
         def __init__(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,11 +37,19 @@ def test_fanout_answers_with_work_from_every_runner_clone(runs: list[DevRun]) ->
     assert {env["AUTONOMY_DISCOVERY"] for env in envs.values()} == {"local"}
     assert len({env["AUTONOMY_REGISTRY_DIR"] for env in envs.values()}) == 1
     assert envs["fanout-main-pod-0"]["DEFAULT_PORT_HTTP"] == str(run.port)
+    # One zone CA for the run, readable by this user only; no zone token any more.
+    ca_dirs = {env["AUTONOMY_DEV_CA_DIR"] for env in envs.values()}
+    assert len(ca_dirs) == 1
+    ca = Path(ca_dirs.pop())
+    assert stat.S_IMODE(ca.stat().st_mode) == 0o700 and stat.S_IMODE(ca.parent.stat().st_mode) == 0o700
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in ca.iterdir()} == {"ca.crt": 0o600, "ca.key": 0o600}
+    assert not any("AUTONOMY_ZONE_TOKEN" in env for env in envs.values())
     run.wait_output("runner-pod/runner[2] |", "main-pod/main")  # prefixed logs of every clone
 
     assert run.stop(signal.SIGINT) == 0
     run.wait_none_left()
     assert "stopped" in run.output()
+    assert not ca.parent.exists()  # the run directory, CA included, is gone with the run
 
 
 def test_sigterm_stops_everything_too(runs: list[DevRun]) -> None:

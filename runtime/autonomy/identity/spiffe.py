@@ -16,9 +16,11 @@ SCHEME = "spiffe://"
 #: The Kubernetes CSR signer name of this project: the operator signs CSRs of this signer only, and the
 #: controller-manager's own signers (kubernetes.io/*) never do.
 SIGNER_NAME = "autonomy.computer/zone-node"
-# Segments: lowercase letters, digits, '-' and '.', as Kubernetes names; the node may also use '_'
-# (zone dev and tests name nodes freely). No '/', so the path splits one way only.
+# Segments: lowercase letters, digits, '-' and '.', as Kubernetes names; the node may also use '_' and
+# capitals (zone dev, tests and upstream apps name nodes freely; SPIFFE paths allow both). No '/', so the
+# path splits one way only.
 _SEGMENT = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,251}[a-z0-9])?$")
+_NODE_SEGMENT = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,12 @@ class WorkloadId:
     def __post_init__(self) -> None:
         for field_name in ("cluster", "namespace", "zone", "node"):
             value = getattr(self, field_name)
-            if not isinstance(value, str) or not _SEGMENT.match(value):
+            pattern = _NODE_SEGMENT if field_name == "node" else _SEGMENT
+            if not isinstance(value, str) or not pattern.match(value):
+                letters = "letters" if field_name == "node" else "lowercase letters"
                 raise ValueError(
                     f"identity {field_name} {value!r} is not a valid name "
-                    "(1-253 lowercase letters, digits, '.', '_' or '-', starting and ending alphanumeric)"
+                    f"(1-253 {letters}, digits, '.', '_' or '-', starting and ending alphanumeric)"
                 )
 
     @property

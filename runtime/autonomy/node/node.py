@@ -1,9 +1,10 @@
 """The Node: one Python process, one event loop, the place where actors, transport, discovery and HTTP
 are wired together. Nothing below this layer knows about the others.
 
-Life of a node: listen for peers (gRPC) -> announce itself (discovery) -> serve HTTP -> ready ->
-run `main(node)` -> wait for SIGTERM/SIGINT -> not ready -> leave discovery -> stop HTTP -> let
-in-flight messages finish -> close peer links.
+Life of a node: get a certificate for its zone identity -> listen for peers (gRPC, mutual TLS) ->
+announce itself (discovery) -> serve HTTP -> ready -> run `main(node)` -> wait for SIGTERM/SIGINT ->
+not ready -> leave discovery -> stop HTTP -> let in-flight messages finish -> close peer links. The
+certificate is renewed in the background all along (node/identity.py says who issues it).
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ from autonomy.errors import (
     error_code,
     error_from_code,
 )
+from autonomy.identity import WorkloadId
+from autonomy.identity.renewal import CredentialKeeper
 from autonomy.logs import configure_from_environment
 from autonomy.names import check_address, random_hex
 from autonomy.node import process_tuning
 from autonomy.node.controller import CONTROLLER_ADDRESS, NodeController
 from autonomy.node.gc_pacing import GcPacer
+from autonomy.node.identity import choose_issuer, node_workload
 from autonomy.node.ports import Discovery, NodeHttpServer, StandaloneDiscovery
 from autonomy.node.settings import DEFAULT_TRANSPORT_PORT, NodeSettings
-from autonomy.transport import GrpcTransport, Identity, TransportSettings
+from autonomy.transport import GrpcTransport, Identity, LinkTls, TransportSettings
 from autonomy.transport.protos import transport_pb2 as pb
 
 logger = logging.getLogger("autonomy.node")
@@ -56,13 +60,16 @@ def set_default_http_server(factory: Callable[[], NodeHttpServer]) -> None:
 class _RemoteReply:
     """Reply target for a message that came from another node: replies go back on the peer link."""
 
-    __slots__ = ("node", "peer", "reply_to", "request_id")
+    __slots__ = ("node", "origin", "peer", "reply_to", "request_id")
 
-    def __init__(self, node: Node, peer: str, reply_to: str, request_id: int) -> None:
+    def __init__(self, node: Node, peer: str, reply_to: str, request_id: int,
+                 origin: WorkloadId | None = None) -> None:
         self.node = node
         self.peer = peer
         self.reply_to = reply_to
         self.request_id = request_id
+        #: The sender's identity as its certificate proved it on the link this came by (None without TLS).
+        self.origin = origin
 
     async def reply(self, message: str) -> None:
         self.node._check_size(message)
@@ -82,11 +89,16 @@ class Node:
         self.settings = settings or NodeSettings.from_environment()
         self._actors = ActorRegistry(self.settings.name)
         self._request_ids = itertools.count(1)
+        #: This node's zone identity: what its certificate names, and what peers are checked against.
+        self.workload = node_workload(self.settings)
+        self._credentials = CredentialKeeper(choose_issuer(self.settings, self.workload), self.workload)
+        self._tls = LinkTls()
+        self._credentials.on_renewed(self._tls.update)
         self._transport = GrpcTransport(
-            Identity(self.settings.name, self.settings.zone, self.settings.cluster, self.settings.pod,
-                     self.settings.credentials),
+            Identity(self.workload, self.settings.pod),
             TransportSettings(host=self.settings.transport_host, port=self.settings.transport_port),
             on_envelopes=self._on_envelopes, on_peer_down=self._on_peer_down, resolve=self._resolve,
+            tls=self._tls,
         )
         self._discovery: Discovery = self._make_discovery()
         if http_server is None and _default_http_server is not None:
@@ -230,7 +242,12 @@ class Node:
 
     async def _start(self) -> None:
         self._actors.add(CONTROLLER_ADDRESS, NodeController(self), hidden=True)
-        port = await self._transport.start()
+        self._tls.update(await self._credentials.start())
+        try:
+            port = await self._transport.start()
+        except BaseException:
+            await self._credentials.stop()
+            raise
         s = self.settings
         me = NodeInfo(s.name, s.pod, s.pod_ip, port)
         try:
@@ -240,6 +257,7 @@ class Node:
         except BaseException:
             await self._discovery.stop()
             await self._transport.stop(0)
+            await self._credentials.stop()
             raise
         self._started = True
         self._ready = True
@@ -269,6 +287,7 @@ class Node:
             except Exception:
                 logger.exception("node %s: a stop callback failed", self.name)
         await self._transport.stop(grace=1.0)
+        await self._credentials.stop()
         logger.info("node %s stopped", self.name)
 
     def add_stop_callback(self, callback: Callable[[], Awaitable[None]]) -> None:
@@ -371,7 +390,7 @@ class Node:
 
     # -- inbound ------------------------------------------------------------------------------------
 
-    def _on_envelopes(self, peer: str, envelopes: Sequence[pb.Envelope]) -> None:
+    def _on_envelopes(self, peer: str, envelopes: Sequence[pb.Envelope], origin: WorkloadId | None) -> None:
         actors = self._actors
         post = actors.post
         dropped = 0
@@ -387,7 +406,7 @@ class Node:
                         dropped += 1
                         first_error = first_error or error
                     continue
-                target = _RemoteReply(self, peer, reply_to, envelope.request_id)
+                target = _RemoteReply(self, peer, reply_to, envelope.request_id, origin)
                 deadline = 0.0
                 if envelope.deadline_ms:
                     loop_time = asyncio.get_running_loop().time()

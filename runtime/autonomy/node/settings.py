@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from autonomy.identity.dev_authority import ENV_NAME as DEV_CA_ENV
 from autonomy.names import random_hex
 
 DEFAULT_TRANSPORT_PORT = 50051
@@ -41,6 +43,17 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+#: Longest certificate `zone dev` hands out: it is renewed anyway, and a short one limits a leak.
+MAX_DEV_CERT_LIFETIME = 24 * 3600.0
+
+
+def _lifetime(env: dict[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not 1.0 <= value <= MAX_DEV_CERT_LIFETIME:
+        raise ValueError(f"{name}={value:g} must be between 1 and {MAX_DEV_CERT_LIFETIME:g} seconds")
+    return value
+
+
 @dataclass
 class NodeSettings:
     name: str = field(default_factory=random_hex)
@@ -58,8 +71,12 @@ class NodeSettings:
     #: The deadline of a request sent without a timeout.
     request_timeout: float = 600.0
     mailbox_size: int = 10_000
-    #: Zone credentials peers must present in the handshake (empty: same zone suffices).
-    credentials: bytes = b""
+    #: `zone dev`'s CA for this run (AUTONOMY_DEV_CA_DIR): nodes sign their own CSRs with it.
+    dev_ca_dir: Path | None = None
+    #: Seconds a certificate from the dev CA lasts (AUTONOMY_DEV_CERT_LIFETIME; renewed at two thirds).
+    dev_cert_lifetime: float = 3600.0
+    #: A CertificateIssuer given in code (embedding, tests): overrides how the node gets its certificate.
+    issuer: Any = None
     #: Seconds to let in-flight messages finish on shutdown.
     shutdown_grace: float = 5.0
 
@@ -87,6 +104,7 @@ class NodeSettings:
             max_message_bytes=_int(env, "AUTONOMY_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, minimum=1),
             request_timeout=_float(env, "AUTONOMY_REQUEST_TIMEOUT", 600.0),
             mailbox_size=_int(env, "AUTONOMY_MAILBOX_SIZE", 10_000, minimum=1),
-            credentials=env.get("AUTONOMY_ZONE_TOKEN", "").encode(),
+            dev_ca_dir=Path(env[DEV_CA_ENV]) if env.get(DEV_CA_ENV) else None,
+            dev_cert_lifetime=_lifetime(env, "AUTONOMY_DEV_CERT_LIFETIME", 3600.0),
             shutdown_grace=_float(env, "AUTONOMY_SHUTDOWN_GRACE", 5.0),
         )

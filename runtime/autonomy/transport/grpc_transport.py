@@ -1,9 +1,14 @@
 """The gRPC transport: a server that accepts peers, a dialer that reaches them, one link per peer.
 
-Handshake: the dialer sends a Hello (node, zone, cluster, credentials); the acceptor answers with its
-own Hello, `accepted` true or false with a reason. Only peers of the same cluster and zone, presenting
-the zone's credentials when one is configured, are accepted. Mutual TLS with per-zone identities fits
-in the same place (channel credentials plus a check of the peer certificate) without changing the API.
+Every link is mutual TLS (transport/tls.py): the TLS handshake admits only holders of a certificate of
+this zone's CA; the acceptor then requires the certificate to name this cluster, namespace and zone, and
+the Hello to name the node the certificate names, so no peer can take another node's name or replace
+its link. The Hello carries no credentials (the certificate is the credential). Anyone refused learns
+nothing: a failed handshake is a closed socket, a refusal after it is PERMISSION_DENIED "refused"; the
+reason goes to this node's log, one bounded line per refused peer.
+
+Handshake: the dialer sends a Hello (node, pod, instance); the acceptor answers with its own Hello,
+`accepted` true, or false with a reason (a dial race or a duplicate, between peers of the zone).
 
 One link per pair of nodes. If both nodes dial each other at the same moment, the acceptor whose name
 sorts first refuses the other's dial ("dial-race") and that dialer waits for the inbound link instead,
@@ -16,37 +21,43 @@ restarted) replaces the old link: requests pending on the old link fail at once.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
 import grpc.aio
 
 from autonomy.errors import PeerGone, PeerRejected
+from autonomy.identity import WorkloadId
 from autonomy.names import random_hex
-from autonomy.transport.link import Outgoing, PeerLink
+from autonomy.transport.link import EnvelopeHandler, Outgoing, PeerLink
 from autonomy.transport.protos import transport_pb2 as pb
+from autonomy.transport.tls import LinkTls, PeerRefused, PlaintextForBenchmarks, clip
 
 logger = logging.getLogger("autonomy.transport")
 
-PROTOCOL_VERSION = 1
+#: 2: mutual TLS; the Hello lost zone, cluster and credentials.
+PROTOCOL_VERSION = 2
 METHOD = "/autonomy.transport.v1.Transport/Connect"
 DIAL_RACE = "dial-race"
 DUPLICATE = "duplicate"
+STOPPING = "node stopping"
+#: All an outsider (or a refused peer) is ever told.
+REFUSED = "refused"
 
 
 @dataclass(frozen=True)
 class Identity:
-    """Who this node is, as told to peers in the handshake."""
+    """Who this node is: its zone identity (what its certificate names) and its seed pod."""
 
-    node: str
-    zone: str
-    cluster: str
+    workload: WorkloadId
     pod: str = ""
-    credentials: bytes = b""
+
+    @property
+    def node(self) -> str:
+        return self.workload.node
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,7 @@ class TransportSettings:
     keepalive_ms: int = 10_000
     keepalive_timeout_ms: int = 5_000
 
-    def grpc_options(self) -> list[tuple[str, int]]:
+    def grpc_options(self) -> list[tuple[str, int | str]]:
         limit = self.max_frame_bytes + 1024 * 1024
         return [
             ("grpc.max_send_message_length", limit),
@@ -96,14 +107,19 @@ Resolver = Callable[[str], Awaitable["tuple[str, int] | None"]]
 
 
 class GrpcTransport:
-    """Links to peers over gRPC. `on_envelopes(peer, envelopes)` and `on_peer_down(peer, reason)` are
-    called from the event loop; `resolve(peer)` gives the host and port to dial."""
+    """Links to peers over gRPC. `on_envelopes(peer, envelopes, identity)` and `on_peer_down(peer, reason)`
+    are called from the event loop; `resolve(peer)` gives the host and port to dial. `tls` holds the
+    node's certificate (renewals go to `tls.update`); `PlaintextForBenchmarks()` exists for the TLS
+    benchmark only and is reachable from no setting."""
 
-    def __init__(self, identity: Identity, settings: TransportSettings,
-                 on_envelopes: Callable[[str, Sequence[pb.Envelope]], None],
-                 on_peer_down: Callable[[str, str], None], resolve: Resolver) -> None:
+    def __init__(self, identity: Identity, settings: TransportSettings, on_envelopes: EnvelopeHandler,
+                 on_peer_down: Callable[[str, str], None], resolve: Resolver,
+                 tls: LinkTls | PlaintextForBenchmarks) -> None:
+        if not isinstance(tls, LinkTls | PlaintextForBenchmarks):
+            raise TypeError("GrpcTransport needs tls=LinkTls(...): links are always mutual TLS")
         self.identity = identity
         self.settings = settings
+        self.tls = tls
         self._on_envelopes = on_envelopes
         self._on_peer_down = on_peer_down
         self._resolve = resolve
@@ -130,7 +146,10 @@ class GrpcTransport:
         )
         address = f"{self.settings.host}:{self.settings.port}"
         try:
-            self.port = server.add_insecure_port(address)
+            if isinstance(self.tls, LinkTls):
+                self.port = server.add_secure_port(address, self.tls.server_credentials())
+            else:
+                self.port = server.add_insecure_port(address)
         except RuntimeError as error:
             raise OSError(f"cannot listen for peers on {address}: {error} "
                           "(set AUTONOMY_TRANSPORT_PORT to a free port, or 0 for any)") from error
@@ -150,57 +169,67 @@ class GrpcTransport:
             await self._server.stop(grace)
             self._server = None
 
-    def _check_hello(self, hello: pb.Hello) -> str | None:
-        me = self.identity
+    def _check_hello(self, hello: pb.Hello, origin: WorkloadId | None) -> str | None:
+        """Why this Hello is refused (for this node's log only), or None."""
         if hello.version != PROTOCOL_VERSION:
             return f"protocol version {hello.version} is not {PROTOCOL_VERSION}"
         if not hello.node:
             return "hello without a node name"
-        if hello.node == me.node:
-            return f"node name {hello.node!r} is this node's own name"
-        if hello.cluster != me.cluster or hello.zone != me.zone:
-            return (f"node {hello.node!r} is in zone {hello.cluster}/{hello.zone}, "
-                    f"this node accepts zone {me.cluster}/{me.zone} only")
-        if me.credentials and not hmac.compare_digest(hello.credentials, me.credentials):
-            return f"node {hello.node!r} presented wrong zone credentials"
+        if origin is not None and hello.node != origin.node:
+            return f"hello claims node {clip(hello.node)}, not the node its certificate names"
+        if hello.node == self.identity.node:
+            return "hello claims this node's own name"
         return None
 
     def _hello(self, accepted: bool = True, reason: str = "", replace: bool = False) -> pb.Frame:
         me = self.identity
-        return pb.Frame(hello=pb.Hello(version=PROTOCOL_VERSION, node=me.node, zone=me.zone, cluster=me.cluster,
-                                       pod=me.pod, credentials=me.credentials, accepted=accepted, reason=reason,
-                                       instance=self.instance, replace=replace))
+        return pb.Frame(hello=pb.Hello(version=PROTOCOL_VERSION, node=me.node, pod=me.pod, accepted=accepted,
+                                       reason=reason, instance=self.instance, replace=replace))
+
+    async def _refuse(self, context: grpc.aio.ServicerContext, peer_address: str, why: str,
+                      code: grpc.StatusCode = grpc.StatusCode.PERMISSION_DENIED, told: str = REFUSED) -> None:
+        """One log line for this node's operator; the peer hears `told` and nothing else."""
+        self.stats.links_rejected += 1
+        logger.warning("refused a peer at %s: %s", peer_address, why)
+        await context.abort(code, told)
 
     async def _accept(self, _requests: object, context: grpc.aio.ServicerContext) -> None:
-        peer_address = context.peer()
+        peer_address = clip(context.peer() or "unknown", 80)
+        origin: WorkloadId | None = None
+        if isinstance(self.tls, LinkTls):
+            try:
+                origin = self.tls.verify_peer(context.auth_context())
+            except PeerRefused as refusal:
+                await self._refuse(context, peer_address, str(refusal))
+                return
         try:
             first = await asyncio.wait_for(context.read(), self.settings.handshake_timeout)
         except Exception as error:
-            problem = f"no valid hello ({error or 'timeout'})"
+            problem = f"no valid hello ({type(error).__name__})"
         else:
             problem = "" if first is not grpc.aio.EOF and first.HasField("hello") else "first frame is not a hello"
         if problem:
-            # Garbage or silence: drop this stream, tell the caller why, and carry on serving the zone.
-            self.stats.links_rejected += 1
-            logger.warning("closing stream from %s: %s", peer_address, problem)
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
-        hello = first.hello
-        reason = self._check_hello(hello)
-        if reason is None and self._stopping:
-            reason = "node stopping"
-        existing = self._links.get(hello.node)
-        if reason is None and existing is not None and existing.peer_instance == hello.instance \
-                and not hello.replace:
-            reason = DUPLICATE  # a dial that crossed the link we already share; the dialer will use that
-        if reason is None and hello.node in self._dialing and self.identity.node < hello.node:
-            reason = DIAL_RACE  # our own dial to that peer wins; it will answer it
-        if reason is not None:
-            if reason not in (DIAL_RACE, DUPLICATE):
-                self.stats.links_rejected += 1
-                logger.warning("refused peer %r from %s: %s", hello.node, peer_address, reason)
-            await context.write(self._hello(False, reason))
+            # Garbage or silence from a peer of the zone: drop this stream and carry on serving the zone.
+            await self._refuse(context, peer_address, problem, grpc.StatusCode.INVALID_ARGUMENT, "no valid hello")
             return
-        link = self._new_link(hello.node, dialer=hello.node, read=context.read, write=context.write)
+        hello = first.hello
+        reason = self._check_hello(hello, origin)
+        if reason is not None:
+            await self._refuse(context, peer_address, reason)
+            return
+        answer = None
+        existing = self._links.get(hello.node)
+        if self._stopping:
+            answer = STOPPING
+        elif existing is not None and existing.peer_instance == hello.instance and not hello.replace:
+            answer = DUPLICATE  # a dial that crossed the link we already share; the dialer will use that
+        elif hello.node in self._dialing and self.identity.node < hello.node:
+            answer = DIAL_RACE  # our own dial to that peer wins; it will answer it
+        if answer is not None:  # told only to a peer whose certificate names it: a node of this zone
+            await context.write(self._hello(False, answer))
+            return
+        link = self._new_link(hello.node, dialer=hello.node, read=context.read, write=context.write,
+                              identity=origin)
         link.peer_instance = hello.instance
         self._adopt(link)
         await context.write(self._hello())
@@ -251,7 +280,17 @@ class GrpcTransport:
         if target is None:
             raise PeerGone(f"node {peer!r} is not in the zone (not found by discovery)")
         host, port = target
-        channel = grpc.aio.insecure_channel(f"{host}:{port}", options=self.settings.grpc_options())
+        options = self.settings.grpc_options()
+        identity: WorkloadId | None = None
+        if isinstance(self.tls, LinkTls):
+            try:
+                identity = self.identity.workload.with_node(peer)
+            except ValueError:
+                raise PeerGone(f"node {peer!r} has no valid node name for a certificate") from None
+            options += self.tls.target_options(peer)
+            channel = grpc.aio.secure_channel(f"{host}:{port}", self.tls.channel_credentials(), options=options)
+        else:
+            channel = grpc.aio.insecure_channel(f"{host}:{port}", options=options)
         try:
             call = channel.stream_stream(METHOD, request_serializer=pb.Frame.SerializeToString,
                                          response_deserializer=pb.Frame.FromString)()
@@ -260,6 +299,8 @@ class GrpcTransport:
                 answer = await call.read()
         except (grpc.aio.AioRpcError, TimeoutError, OSError) as error:
             await channel.close()
+            if isinstance(error, grpc.aio.AioRpcError) and error.code() == grpc.StatusCode.PERMISSION_DENIED:
+                raise PeerRejected(f"node {peer!r} at {host}:{port} refused this node (its log says why)") from None
             detail = error.details() if isinstance(error, grpc.aio.AioRpcError) else (str(error) or "timeout")
             raise PeerGone(f"cannot reach node {peer!r} at {host}:{port}: {detail}") from None
         except BaseException:
@@ -284,7 +325,7 @@ class GrpcTransport:
             await channel.close()
             raise PeerGone(f"{host}:{port} is now node {hello.node!r}, not {peer!r}")
         link = self._new_link(peer, dialer=self.identity.node, read=call.read, write=call.write,
-                              closer=channel.close)
+                              closer=channel.close, identity=identity)
         link.peer_instance = hello.instance
         self._adopt(link)
         task = asyncio.get_running_loop().create_task(self._run_link(link))
@@ -303,10 +344,10 @@ class GrpcTransport:
     # -- links --------------------------------------------------------------------------------------
 
     def _new_link(self, peer: str, dialer: str, read: Callable[[], Awaitable[object]],
-                  write: Callable[[pb.Frame], Awaitable[None]],
-                  closer: Callable[[], object] | None = None) -> PeerLink:
+                  write: Callable[[pb.Frame], Awaitable[None]], closer: Callable[[], object] | None = None,
+                  identity: WorkloadId | None = None) -> PeerLink:
         return PeerLink(peer, dialer, read, write, self._on_envelopes, self.settings.max_frame_bytes,
-                        self.settings.high_water, closer)
+                        self.settings.high_water, closer, identity)
 
     def _adopt(self, link: PeerLink) -> None:
         old = self._links.get(link.peer)

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from autonomy.identity import WorkloadId
 from autonomy.transport.protos import transport_pb2 as pb
 
 logger = logging.getLogger("autonomy.transport")
@@ -34,16 +35,21 @@ Outgoing = tuple[int, str, str, str, int, int, str, bytes]
 
 ReadFn = Callable[[], Awaitable[Any]]
 WriteFn = Callable[[pb.Frame], Awaitable[None]]
+#: (peer node name, envelopes, the peer's verified identity or None on a plaintext benchmark link)
+EnvelopeHandler = Callable[[str, Sequence[pb.Envelope], WorkloadId | None], None]
 
 
 class PeerLink:
     """The live connection to one peer. `send` never blocks; `congested` tells callers to slow down."""
 
-    def __init__(self, peer: str, dialer: str, read: ReadFn, write: WriteFn,
-                 on_envelopes: Callable[[str, Sequence[pb.Envelope]], None],
-                 max_frame_bytes: int, high_water: int, closer: Callable[[], Any] | None = None) -> None:
+    def __init__(self, peer: str, dialer: str, read: ReadFn, write: WriteFn, on_envelopes: EnvelopeHandler,
+                 max_frame_bytes: int, high_water: int, closer: Callable[[], Any] | None = None,
+                 identity: WorkloadId | None = None) -> None:
         self.peer = peer
         self.dialer = dialer  # which node opened the stream
+        #: Who the peer is, as its certificate proved in the TLS handshake (the acceptor read it from the
+        #: peer's certificate; the dialer expected it of the server's).
+        self.identity = identity
         self.peer_instance = ""  # the peer process's instance id, from its hello
         self._read = read
         self._write = write
@@ -120,7 +126,7 @@ class PeerLink:
                 self.close_reason = "stream ended"
                 return
             if frame.envelopes:
-                self._on_envelopes(self.peer, frame.envelopes)
+                self._on_envelopes(self.peer, frame.envelopes, self.identity)
 
     # -- lifecycle ----------------------------------------------------------------------------------
 

@@ -258,3 +258,25 @@ def test_local_pods_only_their_node_is_awaited_for_readiness(tmp_path: Path) -> 
     assert main.http_port == 8123 and tools.http_port is None
     assert tools.argv == ["/py", "server.py"]
     assert tools.env["DEFAULT_PORT_HTTP"] not in ("8123", "")  # its own port, should it serve one
+
+
+def test_every_container_gets_the_runs_zone_ca_and_docker_mounts_it_read_only(tmp_path: Path) -> None:
+    from autonomy.cli.dev.sandbox import DockerRun
+    from autonomy.identity.dev_authority import ENV_NAME
+
+    ca = tmp_path / "run" / "ca"
+    plan = make_plan(
+        parse_zone(SIDECAR_ZONE), _sidecar_zone(tmp_path), secrets={}, registry_dir=tmp_path / "run" / "registry",
+        port_picker=_ports(), run_id="r1", ca_dir=ca,
+    )
+    assert ENV_NAME == "AUTONOMY_DEV_CA_DIR"
+    assert {p.env["AUTONOMY_DEV_CA_DIR"] for p in plan.processes} == {str(ca)}
+    assert not any("AUTONOMY_ZONE_TOKEN" in p.env for p in plan.processes)
+    run = DockerRun(zone="z", run_id="r1", network="n", pause_image="img", registry_dir=tmp_path / "run" / "registry",
+                    ca_dir=ca, user="1000:1000")
+    main, web = plan.pods[0].processes
+    argv, _ = run.container_argv(main, "172.30.0.2")
+    volumes = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--volume"]
+    assert f"{ca}:{ca}:ro" in volumes and argv[argv.index("--user") + 1] == "1000:1000"
+    sidecar, _ = run.container_argv(web, "172.30.0.2")
+    assert f"{ca}:{ca}:ro" not in sidecar  # an image that is no node gets no CA mounted

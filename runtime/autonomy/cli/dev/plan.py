@@ -2,7 +2,8 @@
 
 The plan is pure data (tested without running anything). Every container gets what the operator
 injects in a cluster (docs/design.md section 3): CLUSTER, ZONE, POD, NODE=`<zone>-<pod>-<clone>`, POD_IP,
-NAMESPACE, local discovery through one registry directory shared by the zone. `secrets.KEY` values
+NAMESPACE, local discovery through one registry directory shared by the zone, and the run's zone CA
+(AUTONOMY_DEV_CA_DIR), with which each node signs its own certificate. `secrets.KEY` values
 come from secrets.yaml; `-e KEY=VALUE` (extra_env) overrides all of it.
 
 A pod clone runs in one of two ways:
@@ -41,6 +42,8 @@ from autonomy.cli.exits import CliError, Exit
 
 DEV_CLUSTER = "local"
 DEV_NAMESPACE = "local"
+#: The run's zone CA directory (autonomy.identity.dev_authority.ENV_NAME; not imported: plans stay light).
+DEV_CA_ENV = "AUTONOMY_DEV_CA_DIR"
 SECRET_PREFIX = "secrets."
 #: Where a node of a Docker pod listens, as in a cluster (the operator's HTTP_PORT and TRANSPORT_PORT).
 POD_HTTP_PORT = 8000
@@ -183,8 +186,10 @@ def make_plan(
     port_picker: Any = free_port,
     docker: bool = False,
     run_id: str | None = None,
+    ca_dir: Path | None = None,
 ) -> DevPlan:
-    """The plan of `spec`; `docker=True` runs every pod in Docker (as `--docker` asks)."""
+    """The plan of `spec`; `docker=True` runs every pod in Docker (as `--docker` asks); `ca_dir` is the
+    run's zone CA (identity/dev_authority.py), handed to every container."""
     zone = str(spec.name)
     plan = DevPlan(zone=zone, run_id=run_id or uuid.uuid4().hex[:8])
     problems: list[str] = []
@@ -200,7 +205,7 @@ def make_plan(
         clones = int(getattr(pod, "clones", None) or 1)
         for clone in range(clones):
             is_public = pod_index == public and clone == 0
-            args = _PodArgs(zone, str(pod.name), clone, clones, registry_dir, dict(extra_env or {}))
+            args = _PodArgs(zone, str(pod.name), clone, clones, registry_dir, dict(extra_env or {}), ca_dir)
             if in_docker:
                 http_port = (port if is_public else port_picker(host)) if node_spec is not None else None
                 dev_pod = _docker_pod(args, containers, http_port, plan, problems)
@@ -222,6 +227,7 @@ class _PodArgs:
     clones: int
     registry_dir: Path
     extra_env: dict[str, str]
+    ca_dir: Path | None = None
 
     @property
     def node(self) -> str:
@@ -232,7 +238,7 @@ class _PodArgs:
         return base + (f"[{self.clone}]" if self.clones > 1 else "")
 
     def base_env(self) -> dict[str, str]:
-        return {
+        env = {
             "CLUSTER": DEV_CLUSTER,
             "ZONE": self.zone,
             "POD": self.pod,
@@ -242,6 +248,9 @@ class _PodArgs:
             "AUTONOMY_REGISTRY_DIR": str(self.registry_dir),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.ca_dir is not None:
+            env[DEV_CA_ENV] = str(self.ca_dir)
+        return env
 
     def process(self, container: str, **how: Any) -> DevProcess:
         """One of this clone's containers; `how` says how it runs (argv, env, Docker image...)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import signal
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 import httpx
 
 from autonomy.cli import docker as docker_cli
-from autonomy.cli.dev.plan import DevPlan, make_plan
+from autonomy.cli.dev.plan import DEV_CLUSTER, DEV_NAMESPACE, DevPlan, make_plan
 from autonomy.cli.dev.sandbox import DockerRun, create_network, reap_leftovers, remove_run
 from autonomy.cli.dev.supervisor import LogPrinter, Supervisor
 from autonomy.cli.dev.watch import wait_for_change
@@ -29,6 +28,7 @@ from autonomy.cli.exits import CliError, Exit
 from autonomy.cli.images import build_node_image, node_image_tag
 from autonomy.cli.output import err_console
 from autonomy.cli.project import load_project, load_secrets
+from autonomy.identity.dev_authority import create_dev_authority
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,15 @@ class DevOptions:
 def run_dev(options: DevOptions) -> None:
     project = load_project(options.config)
     secrets = load_secrets(options.secrets, project.root)
-    registry = Path(tempfile.mkdtemp(prefix=f"autonomy-dev-{project.spec.name}-"))
+    # The run directory (0700, this user's): the discovery registry, and a zone CA made for this run only.
+    # Its nodes sign their own certificates with it; the local user is the trust boundary, as for any
+    # process the user runs.
+    run_dir = Path(tempfile.mkdtemp(prefix=f"autonomy-dev-{project.spec.name}-"))
     try:
+        registry = run_dir / "registry"
+        registry.mkdir(mode=0o700)
+        ca_dir = run_dir / "ca"
+        create_dev_authority(ca_dir, DEV_CLUSTER, DEV_NAMESPACE, str(project.spec.name))
         plan = make_plan(
             project.spec,
             project.root,
@@ -54,9 +61,9 @@ def run_dev(options: DevOptions) -> None:
             registry_dir=registry,
             port=options.port,
             host=options.host,
-            # A fresh token per run: only this run's nodes may ship workers to each other.
-            extra_env={"AUTONOMY_ZONE_TOKEN": os.urandom(16).hex(), **options.env},
+            extra_env=dict(options.env),
             docker=options.docker,
+            ca_dir=ca_dir,
         )
         docker_run = None
         if plan.network is not None:
@@ -71,12 +78,13 @@ def run_dev(options: DevOptions) -> None:
                 network=plan.network,
                 pause_image=node_image,
                 registry_dir=registry,
+                ca_dir=ca_dir,
                 publish_host=options.host or "0.0.0.0",
             )
             _build_images(plan, node_image)
         asyncio.run(_run(plan, project.root, options, docker_run))
     finally:
-        shutil.rmtree(registry, ignore_errors=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _check_docker(plan: DevPlan) -> None:

@@ -39,6 +39,7 @@ class DockerRun:
     network: str
     pause_image: str  # the sandbox's image: it needs only `sleep`
     registry_dir: Path  # bind-mounted at the same path into containers built on the node image
+    ca_dir: Path | None = None  # the run's zone CA: bind-mounted read-only at the same path, into the same ones
     publish_host: str = "127.0.0.1"  # the host address published ports bind
     docker: str = "docker"
     owner: int = field(default_factory=os.getpid)
@@ -71,6 +72,8 @@ class DockerRun:
             registry = str(self.registry_dir)
             # The registry is shared with the host's nodes; /workspace is the emptyDir a cluster gives nodes.
             argv += ["--volume", f"{registry}:{registry}", "--user", self.user, "--tmpfs", "/workspace:mode=1777"]
+            if self.ca_dir is not None:  # 0600 files of this user: the container runs as this user
+                argv += ["--volume", f"{self.ca_dir}:{self.ca_dir}:ro"]
         env = {**process.env, "POD_IP": pod_ip}
         for name in env:
             argv += ["--env", name]

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)autonomy/transport/protos/transport.proto\x12\x15\x61utonomy.transport.v1\"h\n\x05\x46rame\x12+\n\x05hello\x18\x01 \x01(\x0b\x32\x1c.autonomy.transport.v1.Hello\x12\x32\n\tenvelopes\x18\x02 \x03(\x0b\x32\x1f.autonomy.transport.v1.Envelope\"\xac\x01\n\x05Hello\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x0c\n\x04zone\x18\x03 \x01(\t\x12\x0f\n\x07\x63luster\x18\x04 \x01(\t\x12\x0b\n\x03pod\x18\x05 \x01(\t\x12\x13\n\x0b\x63redentials\x18\x06 \x01(\x0c\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x07 \x01(\x08\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x10\n\x08instance\x18\t \x01(\t\x12\x0f\n\x07replace\x18\n \x01(\x08\"\xe5\x01\n\x08\x45nvelope\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32$.autonomy.transport.v1.Envelope.Kind\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x10\n\x08reply_to\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\x04\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x06 \x01(\x04\x12\x12\n\nerror_code\x18\x07 \x01(\t\x12\x0c\n\x04\x62lob\x18\x08 \x01(\x0c\")\n\x04Kind\x12\x0b\n\x07MESSAGE\x10\x00\x12\t\n\x05REPLY\x10\x01\x12\t\n\x05\x45RROR\x10\x02\x32V\n\tTransport\x12I\n\x07\x43onnect\x12\x1c.autonomy.transport.v1.Frame\x1a\x1c.autonomy.transport.v1.Frame(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)autonomy/transport/protos/transport.proto\x12\x15\x61utonomy.transport.v1\"h\n\x05\x46rame\x12+\n\x05hello\x18\x01 \x01(\x0b\x32\x1c.autonomy.transport.v1.Hello\x12\x32\n\tenvelopes\x18\x02 \x03(\x0b\x32\x1f.autonomy.transport.v1.Envelope\"\xa6\x01\n\x05Hello\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0c\n\x04node\x18\x02 \x01(\t\x12\x0b\n\x03pod\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x07 \x01(\x08\x12\x0e\n\x06reason\x18\x08 \x01(\t\x12\x10\n\x08instance\x18\t \x01(\t\x12\x0f\n\x07replace\x18\n \x01(\x08J\x04\x08\x03\x10\x04J\x04\x08\x04\x10\x05J\x04\x08\x06\x10\x07R\x04zoneR\x07\x63lusterR\x0b\x63redentials\"\xe5\x01\n\x08\x45nvelope\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32$.autonomy.transport.v1.Envelope.Kind\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x10\n\x08reply_to\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\x04\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x06 \x01(\x04\x12\x12\n\nerror_code\x18\x07 \x01(\t\x12\x0c\n\x04\x62lob\x18\x08 \x01(\x0c\")\n\x04Kind\x12\x0b\n\x07MESSAGE\x10\x00\x12\t\n\x05REPLY\x10\x01\x12\t\n\x05\x45RROR\x10\x02\x32V\n\tTransport\x12I\n\x07\x43onnect\x12\x1c.autonomy.transport.v1.Frame\x1a\x1c.autonomy.transport.v1.Frame(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FRAME']._serialized_start=68
   _globals['_FRAME']._serialized_end=172
   _globals['_HELLO']._serialized_start=175
-  _globals['_HELLO']._serialized_end=347
-  _globals['_ENVELOPE']._serialized_start=350
-  _globals['_ENVELOPE']._serialized_end=579
-  _globals['_ENVELOPE_KIND']._serialized_start=538
-  _globals['_ENVELOPE_KIND']._serialized_end=579
-  _globals['_TRANSPORT']._serialized_start=581
-  _globals['_TRANSPORT']._serialized_end=667
+  _globals['_HELLO']._serialized_end=341
+  _globals['_ENVELOPE']._serialized_start=344
+  _globals['_ENVELOPE']._serialized_end=573
+  _globals['_ENVELOPE_KIND']._serialized_start=532
+  _globals['_ENVELOPE_KIND']._serialized_end=573
+  _globals['_TRANSPORT']._serialized_start=575
+  _globals['_TRANSPORT']._serialized_end=661
 # @@protoc_insertion_point(module_scope)

@@ -16,28 +16,22 @@ class Frame(_message.Message):
     def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., envelopes: _Optional[_Iterable[_Union[Envelope, _Mapping]]] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("version", "node", "zone", "cluster", "pod", "credentials", "accepted", "reason", "instance", "replace")
+    __slots__ = ("version", "node", "pod", "accepted", "reason", "instance", "replace")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     NODE_FIELD_NUMBER: _ClassVar[int]
-    ZONE_FIELD_NUMBER: _ClassVar[int]
-    CLUSTER_FIELD_NUMBER: _ClassVar[int]
     POD_FIELD_NUMBER: _ClassVar[int]
-    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     INSTANCE_FIELD_NUMBER: _ClassVar[int]
     REPLACE_FIELD_NUMBER: _ClassVar[int]
     version: int
     node: str
-    zone: str
-    cluster: str
     pod: str
-    credentials: bytes
     accepted: bool
     reason: str
     instance: str
     replace: bool
-    def __init__(self, version: _Optional[int] = ..., node: _Optional[str] = ..., zone: _Optional[str] = ..., cluster: _Optional[str] = ..., pod: _Optional[str] = ..., credentials: _Optional[bytes] = ..., accepted: _Optional[bool] = ..., reason: _Optional[str] = ..., instance: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
+    def __init__(self, version: _Optional[int] = ..., node: _Optional[str] = ..., pod: _Optional[str] = ..., accepted: _Optional[bool] = ..., reason: _Optional[str] = ..., instance: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
 
 class Envelope(_message.Message):
     __slots__ = ("kind", "address", "body", "reply_to", "request_id", "deadline_ms", "error_code", "blob")
