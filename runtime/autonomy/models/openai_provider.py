@@ -44,16 +44,58 @@ async def open_stream(
     body: dict[str, Any] = {**options, "model": model, "messages": messages, "stream": True}
     if tools:
         body["tools"] = tools
+    return _deltas(await _post_stream(client, body))
+
+
+async def open_chunks(
+    client: Any,
+    model: str,
+    messages: list[ChatMessage],
+    tools: list[ToolSpec] | None,
+    options: dict[str, Any],
+) -> AsyncIterator[dict[str, Any]]:
+    """Start a streamed completion whose chunks come as the endpoint sent them (plain dicts)."""
+    body: dict[str, Any] = {**options, "model": model, "messages": messages, "stream": True}
+    if tools:
+        body["tools"] = tools
+    return _chunks(await _post_stream(client, body))
+
+
+async def create_completion(
+    client: Any,
+    model: str,
+    messages: list[ChatMessage],
+    tools: list[ToolSpec] | None,
+    options: dict[str, Any],
+) -> dict[str, Any]:
+    """One non-streamed completion, the endpoint's JSON as it came (with its usage)."""
+    body: dict[str, Any] = {**options, "model": model, "messages": messages}
+    body.pop("stream", None)
+    if tools:
+        body["tools"] = tools
+    answer = await client.post("/chat/completions", body=body, cast_to=object)
+    if not isinstance(answer, dict):
+        raise ValueError(f"the endpoint answered a chat completion with {type(answer).__name__}, not a JSON object")
+    return answer
+
+
+async def _post_stream(client: Any, body: dict[str, Any]) -> Any:
     # The SDK's typed `create()` walks every message and tool spec to transform it (about 10 ms a call
     # with a few tools); our messages are already plain JSON, so post them as they are.
-    stream = await client.post(
+    return await client.post(
         "/chat/completions",
         body=body,
         cast_to=object,  # chunks stay plain dicts: building typed models for each chunk costs more than the call
         stream=True,
         stream_cls=openai.AsyncStream[object],
     )
-    return _deltas(stream)
+
+
+async def _chunks(stream: Any) -> AsyncIterator[dict[str, Any]]:
+    async with stream:
+        async for chunk in stream:
+            if isinstance(chunk, dict):
+                yield chunk
 
 
 async def _deltas(stream: Any) -> AsyncIterator[ModelDelta]:
@@ -81,6 +123,17 @@ async def _deltas(stream: Any) -> AsyncIterator[ModelDelta]:
             )
 
 
-async def embeddings(client: Any, model: str, texts: list[str]) -> list[list[float]]:
-    result = await client.embeddings.create(model=model, input=texts)
+async def embeddings(client: Any, model: str, texts: list[str], options: dict[str, Any]) -> list[list[float]]:
+    result = await client.embeddings.create(model=model, input=texts, **options)
     return [list(item.embedding) for item in result.data]
+
+
+async def speech_to_text(client: Any, model: str, audio_file: Any, options: dict[str, Any]) -> Any:
+    """The SDK's transcription: a `Transcription` (or its verbose/diarized kin), or a str for text formats."""
+    return await client.audio.transcriptions.create(model=model, file=audio_file, **options)
+
+
+async def text_to_speech(client: Any, model: str, text: str, options: dict[str, Any]) -> bytes:
+    response = await client.audio.speech.create(model=model, input=text, **options)
+    content: bytes = response.content
+    return content

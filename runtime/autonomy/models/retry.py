@@ -16,12 +16,15 @@ class RetryPolicy:
     max_attempts: int = 3
     initial_delay: float = 1.0
     max_delay: float = 60.0
+    jitter: bool = True
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number `attempt` (1-based)."""
         if retry_after is not None and retry_after >= 0:
             return float(min(retry_after, self.max_delay))
         base: float = min(self.max_delay, self.initial_delay * 2.0 ** (attempt - 1))
+        if not self.jitter:
+            return base
         return base * (0.5 + random.random() / 2)  # jitter so a fan-out does not retry in lockstep
 
 
