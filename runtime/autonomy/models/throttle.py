@@ -122,8 +122,8 @@ class Throttle:
         async with self._bucket:
             while True:
                 self._refill()
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                if self._tokens >= 1.0 - 1e-9:  # what float rounding leaves of a whole token is one
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     return
                 # short naps: the rate may rise (successes) while this request waits
                 await self._sleep(min(0.1, (1.0 - self._tokens) * 60.0 / self.rate))
