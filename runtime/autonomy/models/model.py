@@ -19,7 +19,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from autonomy.messages import as_chat_message
 from autonomy.models.config import ProviderConfig, resolve
 from autonomy.models.errors import ModelError, ModelRequestError
-from autonomy.models.retry import RetryPolicy, is_retryable, retry_after_of, status_of
+from autonomy.models.retry import RetryPolicy, is_retryable, is_stale_connection, retry_after_of, status_of
 from autonomy.models.shapes import chat_completion, chat_completion_chunk, chunk_of, completion_of
 from autonomy.models.throttle import Throttle, ThrottleSettings, shared_throttle
 from autonomy.models.types import ChatMessage, ModelDelta, ModelResponse, ResponseAccumulator, ToolSpec
@@ -29,6 +29,8 @@ T = TypeVar("T")
 logger = logging.getLogger("autonomy.model")
 
 DEFAULT_MODEL = "claude-sonnet-4-v1"
+#: Resends, per call, of a request whose pooled connection the server had closed (not counted as retries).
+MAX_RECONNECTS = 3
 
 
 class Model:
@@ -127,6 +129,7 @@ class Model:
         """Run `call` (the opening of a request), retrying what is worth retrying; feed the throttle."""
         throttle = self._get_throttle()
         attempt = 0
+        reconnects = 0
         while True:
             attempt += 1
             try:
@@ -135,6 +138,13 @@ class Model:
                     throttle.on_success()
                 return result
             except Exception as error:
+                if is_stale_connection(error) and reconnects < MAX_RECONNECTS:
+                    # The server closed the kept-alive connection as the pool handed it out: not the
+                    # model's failure, and no reason to wait. Go again on a new connection.
+                    reconnects += 1
+                    attempt -= 1
+                    logger.debug("model %s: server closed a pooled connection, resending", self.original_name)
+                    continue
                 status = status_of(error)
                 if status == 429 and throttle is not None:
                     throttle.on_rate_limited()
@@ -399,6 +409,8 @@ def _wrap(error: BaseException, model: Model) -> ModelError:
             f"(resolved model name {model.config.model!r}); check the name and the *_BASE_URL",
             status,
         )
+    if is_stale_connection(error):
+        return ModelRequestError(f"model {model.original_name!r}: {where} closed the connection without an answer")
     if type(error).__name__ in {"APIConnectionError", "APITimeoutError"}:
         return ModelRequestError(f"model {model.original_name!r}: cannot reach {where}: {error}")
     return ModelRequestError(f"model {model.original_name!r} at {where}: {_describe(error)}", status)

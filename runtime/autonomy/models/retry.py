@@ -28,6 +28,31 @@ class RetryPolicy:
         return base * (0.5 + random.random() / 2)  # jitter so a fan-out does not retry in lockstep
 
 
+#: What a connection the pool kept open looks like when the server had just closed it (its idle timeout):
+#: aiohttp's ServerDisconnectedError, which the SDKs' aiohttp transport reports as a *connect timeout*
+#: ("APITimeoutError: Request timed out"), httpcore's RemoteProtocolError, or a reset.
+_STALE_CONNECTION = {
+    "ServerDisconnectedError",
+    "RemoteProtocolError",
+    "ClientConnectionResetError",
+    "ConnectionResetError",
+    "BrokenPipeError",
+}
+
+
+def is_stale_connection(error: BaseException) -> bool:
+    """True when the request failed because the server closed the pooled connection it went out on;
+    such a request never got an answer, and the next connection is a fresh one: retry it at once."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ in _STALE_CONNECTION:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def status_of(error: BaseException) -> int | None:
     """The HTTP status carried by an SDK error, if any (openai and anthropic share the attribute)."""
     status = getattr(error, "status_code", None)
