@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 
+from autonomy.models.chat_stream import ChatStreamClient
 from autonomy.models.clients import connection_limits, shared_client
 from autonomy.models.types import ChatMessage, ModelDelta, ToolCallDelta, ToolSpec
 
@@ -40,10 +41,13 @@ async def open_stream(
     tools: list[ToolSpec] | None,
     options: dict[str, Any],
 ) -> AsyncIterator[ModelDelta]:
-    """Start a streamed completion; errors of the request itself are raised here, before any delta."""
+    """Start a streamed completion; errors of the request itself are raised here, before any delta.
+    `client` is the lean `ChatStreamClient` (the agents' path) or the SDK's client."""
     body: dict[str, Any] = {**options, "model": model, "messages": messages, "stream": True}
     if tools:
         body["tools"] = tools
+    if isinstance(client, ChatStreamClient):
+        return _deltas(await client.open(body))
     return _deltas(await _post_stream(client, body))
 
 
@@ -99,7 +103,7 @@ async def _chunks(stream: Any) -> AsyncIterator[dict[str, Any]]:
 
 
 async def _deltas(stream: Any) -> AsyncIterator[ModelDelta]:
-    async with stream:
+    async with _closing(stream):
         async for chunk in stream:
             choices = chunk.get("choices") if isinstance(chunk, dict) else None
             if not choices:
@@ -121,6 +125,24 @@ async def _deltas(stream: Any) -> AsyncIterator[ModelDelta]:
             yield ModelDelta(
                 text=delta.get("content") or "", tool_calls=calls, finish_reason=choice.get("finish_reason")
             )
+
+
+class _closing:
+    """`async with` over the SDK's stream (a context manager) or an async generator (closed at the end)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    async def __aenter__(self) -> Any:
+        if hasattr(self.stream, "__aenter__"):
+            return await self.stream.__aenter__()
+        return self.stream
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if hasattr(self.stream, "__aexit__"):
+            await self.stream.__aexit__(*exc)
+        else:
+            await self.stream.aclose()
 
 
 async def embeddings(client: Any, model: str, texts: list[str], options: dict[str, Any]) -> list[list[float]]:

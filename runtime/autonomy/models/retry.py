@@ -64,7 +64,7 @@ def is_retryable(error: BaseException) -> bool:
     if status is not None:
         return status == 429 or status == 408 or status >= 500
     # openai/anthropic APIConnectionError and APITimeoutError carry no status
-    return type(error).__name__ in {"APIConnectionError", "APITimeoutError"}
+    return type(error).__name__ in {"APIConnectionError", "APITimeoutError", "EndpointConnectionError"}
 
 
 def retry_after_of(error: BaseException) -> float | None:
