@@ -68,6 +68,7 @@ import gc
 import json
 import logging
 import os
+import sys
 import time
 import uuid
 
@@ -118,6 +119,8 @@ class ShortLivedAgents:
 
         gc.collect()
         before = rss()
+        blocks_before = sys.getallocatedblocks()
+        cpu_began = time.process_time()
         began = time.monotonic()
         errors = 0
         answers = []
@@ -127,6 +130,7 @@ class ShortLivedAgents:
             errors += 1
             answers = [repr(error)]
         elapsed = time.monotonic() - began
+        cpu = time.process_time() - cpu_began
         logging.getLogger("autonomy").removeHandler(counter)
         peak = rss()
         await asyncio.sleep(0.5)
@@ -137,6 +141,8 @@ class ShortLivedAgents:
             "answered": sum(1 for a in answers if a == "ok"), "errors": errors,
             "retries": counter.retries, "timeouts": counter.timeouts, "agents_left": len(left),
             "rss_kib_before": before, "rss_kib_at_end": peak, "rss_kib_after": rss(),
+            "python_blocks_before": blocks_before, "python_blocks_after": sys.getallocatedblocks(),
+            "cpu_seconds": round(cpu, 2),
         }
         await context.reply(json.dumps(reply))
 
@@ -176,6 +182,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write_zone(folder: Path, runners: int) -> Path:
@@ -245,17 +256,22 @@ def main() -> None:
         )
         httpx.get(f"{base}/run", params={"count": 60, "batch_size": args.batch_size}, timeout=300)  # warm-up
         for count in counts:
+            model_cpu = cpu_seconds(model.pid)
             response = httpx.get(f"{base}/run", params={"count": count, "batch_size": args.batch_size}, timeout=1200)
             response.raise_for_status()
             result = response.json()
             result["agents_per_second"] = round(count / result["seconds"], 1)
+            result["model_server_cpu_seconds"] = round(cpu_seconds(model.pid) - model_cpu, 2)
+            result["load_average_1m"] = os.getloadavg()[0]
             runs.append(result)
             rs = result["runners"]
             print(
                 f"{count:>6} agents over {len(rs)} runners: {result['seconds']:6.2f} s "
                 f"({result['agents_per_second']:.0f}/s), answered {sum(r['answered'] for r in rs)}, "
                 f"retries {sum(r['retries'] for r in rs)}, timeouts {sum(r['timeouts'] for r in rs)}, "
-                f"left {sum(r['agents_left'] for r in rs)}, runner RSS MiB before/end/after "
+                f"left {sum(r['agents_left'] for r in rs)}, CPU s runners {sum(r['cpu_seconds'] for r in rs):.1f} "
+                f"model {result['model_server_cpu_seconds']:.1f}, load {result['load_average_1m']:.1f}, "
+                f"runner RSS MiB before/end/after "
                 + ", ".join(
                     f"{r['rss_kib_before'] // 1024}/{r['rss_kib_at_end'] // 1024}/{r['rss_kib_after'] // 1024}"
                     for r in rs

@@ -110,6 +110,9 @@ class ChatStreamClient:
         finally:
             response.release()
 
+    def is_closed(self) -> bool:
+        return self._session is None or self._session.closed
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
