@@ -158,34 +158,42 @@ def build_app(script: Script) -> FastAPI:
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
 
-        async def events() -> AsyncIterator[str]:
-            def chunk(delta: dict[str, Any], reason: str | None = None) -> str:
-                data = {
-                    "id": "chatcmpl-1",
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": body.get("model"),
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
-                }
-                return f"data: {json.dumps(data)}\n\n"
+        def chunk(delta: dict[str, Any], reason: str | None = None) -> str:
+            data = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
+            }
+            return f"data: {json.dumps(data)}\n\n"
 
-            yield chunk({"role": "assistant", "content": ""})
-            words = reply.text.split(" ") if reply.text else []
-            for i, word in enumerate(words):
-                if reply.chunk_delay:
-                    await asyncio.sleep(reply.chunk_delay)
-                yield chunk({"content": word if i == 0 else " " + word})
-            for call in _calls(reply):
-                arguments = call["function"]["arguments"]
-                half = len(arguments) // 2  # split the arguments, as real servers do
-                first = {
-                    **call,
-                    "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
-                }
-                yield chunk({"tool_calls": [first]})
-                yield chunk({"tool_calls": [{"index": call["index"], "function": {"arguments": arguments[half:]}}]})
-            yield chunk({}, finish)
-            yield "data: [DONE]\n\n"
+        words = reply.text.split(" ") if reply.text else []
+        head = [chunk({"role": "assistant", "content": ""})]
+        tail: list[str] = []
+        for call in _calls(reply):
+            arguments = call["function"]["arguments"]
+            half = len(arguments) // 2  # split the arguments, as real servers do
+            first = {
+                **call,
+                "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
+            }
+            tail.append(chunk({"tool_calls": [first]}))
+            tail.append(chunk({"tool_calls": [{"index": call["index"], "function": {"arguments": arguments[half:]}}]}))
+        tail += [chunk({}, finish), "data: [DONE]\n\n"]
+        texts = [chunk({"content": word if i == 0 else " " + word}) for i, word in enumerate(words)]
+        if not reply.chunk_delay:
+            # the same events in one body: a model that answers at once costs little to stand in for
+            return Response("".join(head + texts + tail), media_type="text/event-stream")
+
+        async def events() -> AsyncIterator[str]:
+            for part in head:
+                yield part
+            for text in texts:
+                await asyncio.sleep(reply.chunk_delay)
+                yield text
+            for part in tail:
+                yield part
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
