@@ -4,12 +4,20 @@ It serves `POST /v1/chat/completions` (streamed and not) from a script of replie
 SDK and the real agent code run against it. A reply is chosen by the first rule whose `when` text occurs
 in the request's last message (user or tool), else the next reply of the default queue, else a fixed text.
 Every request is recorded for assertions.
+
+It also serves the other endpoints `Model` calls: `POST /v1/embeddings` (a deterministic bag-of-words
+vector per text, or `Script.embed`), `POST /v1/audio/transcriptions` (`Script.transcript`, in the
+requested `response_format`, diarized segments from `Script.speakers`) and `POST /v1/audio/speech`
+(bytes that spell the request: `b"<format>:<voice>:<input>"`). `Script.failures` answers the next
+requests to those with an error status instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import math
 import threading
 import time
 import uuid
@@ -20,7 +28,7 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 
 @dataclass
@@ -55,6 +63,17 @@ class Script:
         self.default = Reply(text="ok")
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.embed: Callable[[str], list[float]] = bag_of_words
+        self.transcript = "scripted transcript"
+        self.speakers: list[tuple[str, str]] = [("A", "scripted"), ("B", "transcript")]
+        self.failures: deque[Reply] = deque()  # next answers of the embeddings and audio endpoints
+        self.embedding_requests: list[dict[str, Any]] = []
+        self.transcriptions: list[dict[str, Any]] = []
+        self.speeches: list[dict[str, Any]] = []
+
+    def next_failure(self) -> Reply | None:
+        with self.lock:
+            return self.failures.popleft() if self.failures else None
 
     def when(self, text: str, *replies: Reply) -> None:
         with self.lock:
@@ -78,6 +97,24 @@ class Script:
             if self.queue:
                 return self.queue.popleft()
             return self.default
+
+
+EMBEDDING_DIMENSIONS = 16
+
+
+def bag_of_words(text: str) -> list[float]:
+    """A unit vector of hashed words: texts sharing words are close, the same text gives the same vector."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in text.lower().split():
+        digest = hashlib.sha256(word.strip(".,;:!?").encode()).digest()
+        vector[digest[0] % EMBEDDING_DIMENSIONS] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
+
+
+def _error(reply: Reply) -> JSONResponse:
+    headers = {"retry-after": str(reply.retry_after)} if reply.retry_after is not None else {}
+    return JSONResponse({"error": {"message": f"scripted {reply.status}", "type": "scripted"}}, reply.status, headers)
 
 
 def _calls(reply: Reply) -> list[dict[str, Any]]:
@@ -121,36 +158,97 @@ def build_app(script: Script) -> FastAPI:
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
 
-        async def events() -> AsyncIterator[str]:
-            def chunk(delta: dict[str, Any], reason: str | None = None) -> str:
-                data = {
-                    "id": "chatcmpl-1",
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": body.get("model"),
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
-                }
-                return f"data: {json.dumps(data)}\n\n"
+        def chunk(delta: dict[str, Any], reason: str | None = None) -> str:
+            data = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": body.get("model"),
+                "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
+            }
+            return f"data: {json.dumps(data)}\n\n"
 
-            yield chunk({"role": "assistant", "content": ""})
-            words = reply.text.split(" ") if reply.text else []
-            for i, word in enumerate(words):
-                if reply.chunk_delay:
-                    await asyncio.sleep(reply.chunk_delay)
-                yield chunk({"content": word if i == 0 else " " + word})
-            for call in _calls(reply):
-                arguments = call["function"]["arguments"]
-                half = len(arguments) // 2  # split the arguments, as real servers do
-                first = {
-                    **call,
-                    "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
-                }
-                yield chunk({"tool_calls": [first]})
-                yield chunk({"tool_calls": [{"index": call["index"], "function": {"arguments": arguments[half:]}}]})
-            yield chunk({}, finish)
-            yield "data: [DONE]\n\n"
+        words = reply.text.split(" ") if reply.text else []
+        head = [chunk({"role": "assistant", "content": ""})]
+        tail: list[str] = []
+        for call in _calls(reply):
+            arguments = call["function"]["arguments"]
+            half = len(arguments) // 2  # split the arguments, as real servers do
+            first = {
+                **call,
+                "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
+            }
+            tail.append(chunk({"tool_calls": [first]}))
+            tail.append(chunk({"tool_calls": [{"index": call["index"], "function": {"arguments": arguments[half:]}}]}))
+        tail += [chunk({}, finish), "data: [DONE]\n\n"]
+        texts = [chunk({"content": word if i == 0 else " " + word}) for i, word in enumerate(words)]
+        if not reply.chunk_delay:
+            # the same events in one body: a model that answers at once costs little to stand in for
+            return Response("".join(head + texts + tail), media_type="text/event-stream")
+
+        async def events() -> AsyncIterator[str]:
+            for part in head:
+                yield part
+            for text in texts:
+                await asyncio.sleep(reply.chunk_delay)
+                yield text
+            for part in tail:
+                yield part
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/v1/embeddings")
+    async def embeddings(request: Request) -> Any:
+        body = await request.json()
+        script.embedding_requests.append(body)
+        failure = script.next_failure()
+        if failure is not None:
+            return _error(failure)
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        data = [{"object": "embedding", "index": i, "embedding": script.embed(str(t))} for i, t in enumerate(texts)]
+        tokens = sum(len(str(t).split()) for t in texts)
+        return {"object": "list", "data": data, "model": body.get("model"),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+    @app.post("/v1/audio/transcriptions")
+    async def transcriptions(request: Request) -> Any:
+        form = await request.form()
+        upload = form.get("file")
+        fields = {k: v for k, v in form.items() if k != "file"}
+        audio = await upload.read() if hasattr(upload, "read") else b""
+        await form.close()  # its spooled upload files
+        script.transcriptions.append({**fields, "file_bytes": audio, "filename": getattr(upload, "filename", None)})
+        failure = script.next_failure()
+        if failure is not None:
+            return _error(failure)
+        text = script.transcript
+        response_format = fields.get("response_format") or "json"
+        if response_format in ("text", "srt", "vtt"):
+            return PlainTextResponse(text)
+        if response_format == "verbose_json":
+            return {"text": text, "language": fields.get("language") or "english", "duration": 1.0,
+                    "segments": [{"id": 0, "start": 0.0, "end": 1.0, "text": text}]}
+        if response_format == "diarized_json":
+            step = 1.0 / max(1, len(script.speakers))
+            segments = [
+                {"id": f"seg_{i}", "type": "transcript.text.segment", "speaker": speaker, "text": said,
+                 "start": i * step, "end": (i + 1) * step}
+                for i, (speaker, said) in enumerate(script.speakers)
+            ]
+            return {"text": " ".join(said for _, said in script.speakers), "task": "transcribe", "duration": 1.0,
+                    "segments": segments}
+        return {"text": text}
+
+    @app.post("/v1/audio/speech")
+    async def speech(request: Request) -> Any:
+        body = await request.json()
+        script.speeches.append(body)
+        failure = script.next_failure()
+        if failure is not None:
+            return _error(failure)
+        audio = f"{body.get('response_format', 'mp3')}:{body.get('voice')}:{body.get('input')}".encode()
+        return Response(audio, media_type="audio/mpeg")
 
     @app.post("/v1/messages")
     async def anthropic_messages(request: Request) -> Any:

@@ -8,6 +8,7 @@ worker (`autonomy.agents.worker`) only decodes messages and calls this.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,16 @@ def ask_user_for_input(question: str) -> str:
     return question  # never run: the conversation intercepts this call and pauses
 
 
+@functools.cache
+def builtin_tools(ask_user: bool) -> tuple[Any, ...]:
+    """The tools every agent has, built once per process: they hold no state, and building a tool (its
+    argument model) cost a third of the CPU of an agent started, asked once and stopped."""
+    tools: list[Any] = [*time_tools()]
+    if ask_user:
+        tools.append(Tool(ask_user_for_input, name=ASK_USER_TOOL))
+    return tuple(tools)
+
+
 class AgentCore:
     def __init__(self, settings: AgentSettings, memory: Memory) -> None:
         settings.check()
@@ -48,10 +59,7 @@ class AgentCore:
         self.memory = memory
         self.conversations: dict[tuple[str, str], Conversation] = {}
         # Shared tools are built once per agent; factories make per-conversation tools.
-        shared: list[Any] = [*time_tools()]
-        if settings.enable_ask_for_user_input:
-            shared.append(Tool(ask_user_for_input, name=ASK_USER_TOOL))
-        self._shared = shared
+        self._shared: list[Any] = list(builtin_tools(bool(settings.enable_ask_for_user_input)))
         self._extra_tools: list[Any] = []  # added by the agent layer (subagent tools)
         self._shared_toolset: Toolset | None = None  # when no factory is involved, all conversations share one
 

@@ -44,11 +44,20 @@ def max_connections() -> int:
     return int(raw)
 
 
+#: Seconds an idle model connection stays in the pool. It must be shorter than the servers' own idle
+#: timeouts (uvicorn, Node and Apache close at 5 s, gunicorn at 2 s): at the SDKs' 5 s, equal to
+#: uvicorn's, the server closed connections just as the pool handed them out, and each such call failed
+#: as "APITimeoutError: Request timed out" and waited a retry's backoff against a model that answers at once.
+KEEPALIVE_SECONDS = 1.5
+
+
 def connection_limits(sdk_default: Any) -> Any:
     """The SDK's own limits type (httpx or httpx2, depending on the SDK's version) with our connection cap;
-    every connection may stay open, so a steady load does not reconnect per call."""
+    every connection may stay open while calls keep coming, so a steady load does not reconnect per call."""
     count = max_connections()
-    return type(sdk_default)(max_connections=count, max_keepalive_connections=count)
+    return type(sdk_default)(
+        max_connections=count, max_keepalive_connections=count, keepalive_expiry=KEEPALIVE_SECONDS
+    )
 
 
 def shared_client(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:

@@ -9,20 +9,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
+
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from autonomy.messages import as_chat_message
 from autonomy.models.config import ProviderConfig, resolve
 from autonomy.models.errors import ModelError, ModelRequestError
-from autonomy.models.retry import RetryPolicy, is_retryable, retry_after_of, status_of
-from autonomy.models.throttle import Throttle
+from autonomy.models.retry import RetryPolicy, is_retryable, is_stale_connection, retry_after_of, status_of
+from autonomy.models.shapes import chat_completion, chat_completion_chunk, chunk_of, completion_of
+from autonomy.models.throttle import Throttle, ThrottleSettings, shared_throttle
 from autonomy.models.types import ChatMessage, ModelDelta, ModelResponse, ResponseAccumulator, ToolSpec
+
+T = TypeVar("T")
 
 logger = logging.getLogger("autonomy.model")
 
 DEFAULT_MODEL = "claude-sonnet-4-v1"
+#: Resends, per call, of a request whose pooled connection the server had closed (not counted as retries).
+MAX_RECONNECTS = 3
 
 
 class Model:
@@ -57,18 +65,20 @@ class Model:
         self.stream_timeout = stream_timeout
         self.max_stream_chunks = max_stream_chunks
         self.options = kwargs
-        # Retries happen with or without the throttle; the throttle only adds pacing and a bounded queue.
+        # Retries happen with or without the throttle; the throttle adds an adaptive rate and a bounded queue.
+        # As upstream, `throttle_max_retry_attempts` counts retries after the first attempt.
         self.retry = RetryPolicy(
-            max_attempts=max(1, throttle_max_retry_attempts),
+            max_attempts=1 + max(0, throttle_max_retry_attempts),
             initial_delay=throttle_initial_seconds_between_retry_attempts if throttle else 1.0,
             max_delay=throttle_max_seconds_between_retry_attempts,
+            jitter=not throttle,  # upstream's throttled schedule is exact: 5, 10, 20, 40, 60 s
         )
-        self._throttle_args = (
-            (
-                throttle_requests_per_minute,
-                throttle_max_requests_in_progress,
-                throttle_max_requests_waiting_in_queue,
-                throttle_max_seconds_to_wait_in_queue,
+        self._throttle_settings = (
+            ThrottleSettings(
+                requests_per_minute=float(throttle_requests_per_minute),
+                max_requests_in_progress=int(throttle_max_requests_in_progress),
+                max_requests_waiting_in_queue=int(throttle_max_requests_waiting_in_queue),
+                max_seconds_to_wait_in_queue=float(throttle_max_seconds_to_wait_in_queue),
             )
             if throttle
             else None
@@ -108,26 +118,33 @@ class Model:
         return module.client_for(self.config.base_url, self.config.api_key, self.request_timeout, self.connect_timeout)
 
     def _get_throttle(self) -> Throttle | None:
-        if self._throttle_args is not None and self._throttle is None:
-            self._throttle = Throttle(*self._throttle_args)
+        if self._throttle_settings is None:
+            return None
+        if self._throttle is None:
+            key = (self.provider, self.config.base_url, self.config.model)
+            self._throttle = shared_throttle(key, self._throttle_settings)
         return self._throttle
 
-    async def _open(
-        self, messages: list[ChatMessage], tools: list[ToolSpec] | None, options: dict[str, Any]
-    ) -> AsyncIterator[ModelDelta]:
-        module = _provider_module(self.provider)
+    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Run `call` (the opening of a request), retrying what is worth retrying; feed the throttle."""
         throttle = self._get_throttle()
         attempt = 0
+        reconnects = 0
         while True:
             attempt += 1
             try:
-                stream: AsyncIterator[ModelDelta] = await module.open_stream(
-                    self._client(), self.config.model, messages, tools, options
-                )
+                result = await call()
                 if throttle is not None:
                     throttle.on_success()
-                return stream
+                return result
             except Exception as error:
+                if is_stale_connection(error) and reconnects < MAX_RECONNECTS:
+                    # The server closed the kept-alive connection as the pool handed it out: not the
+                    # model's failure, and no reason to wait. Go again on a new connection.
+                    reconnects += 1
+                    attempt -= 1
+                    logger.debug("model %s: server closed a pooled connection, resending", self.original_name)
+                    continue
                 status = status_of(error)
                 if status == 429 and throttle is not None:
                     throttle.on_rate_limited()
@@ -137,18 +154,36 @@ class Model:
                 logger.warning("model %s: %s, retry %d in %.1fs", self.original_name, _describe(error), attempt, delay)
                 await asyncio.sleep(delay)
 
+    def _slot(self) -> Any:
+        throttle = self._get_throttle()
+        return throttle.slot() if throttle is not None else contextlib.nullcontext()
+
     async def stream_chat(
         self, messages: list[ChatMessage], tools: list[ToolSpec] | None = None, **kwargs: Any
     ) -> AsyncIterator[ModelDelta]:
-        """Stream an answer as deltas. Bounded by `stream_timeout` seconds in all (retries included) and
-        `max_stream_chunks` chunks."""
+        """Stream an answer as deltas (what agents use). Bounded by `stream_timeout` seconds in all
+        (retries included) and `max_stream_chunks` chunks."""
         options = {**self.options, **kwargs}
-        throttle = self._get_throttle()
+        module = _provider_module(self.provider)
+        async for delta in self._stream(
+            lambda: module.open_stream(self._stream_client(), self.config.model, messages, tools, options)
+        ):
+            yield delta
+
+    def _stream_client(self) -> Any:
+        """What streams the agents' calls: the lean aiohttp client for OpenAI-compatible endpoints."""
+        if self.provider != "openai":
+            return self._client()
+        from autonomy.models.chat_stream import stream_client_for
+
+        return stream_client_for(self.config.base_url, self.config.api_key, self.request_timeout, self.connect_timeout)
+
+    async def _stream(self, opener: Callable[[], Awaitable[AsyncIterator[T]]]) -> AsyncIterator[T]:
         deadline = asyncio.get_running_loop().time() + self.stream_timeout
-        async with throttle.slot() if throttle is not None else contextlib.nullcontext():
+        async with self._slot():
             try:
                 async with asyncio.timeout_at(deadline):
-                    stream = await self._open(messages, tools, options)
+                    stream = await self._with_retries(opener)
             except TimeoutError as error:
                 raise self._stream_timed_out() from error
             iterator = stream.__aiter__()
@@ -159,7 +194,7 @@ class Model:
                     # while it is suspended at `yield`, in its caller's code.
                     try:
                         async with asyncio.timeout_at(deadline):
-                            delta = await iterator.__anext__()
+                            item = await iterator.__anext__()
                     except StopAsyncIteration:
                         return
                     except TimeoutError as error:
@@ -172,7 +207,7 @@ class Model:
                     if chunks > self.max_stream_chunks:
                         logger.warning("model %s: stream cut at %d chunks", self.original_name, self.max_stream_chunks)
                         return
-                    yield delta
+                    yield item
             finally:
                 close = getattr(iterator, "aclose", None)
                 if close is not None:
@@ -190,32 +225,147 @@ class Model:
             accumulator.add(delta)
         return accumulator.response()
 
-    async def complete_chat(
+    def complete_chat(
         self,
-        messages: list[Any],  # ChatMessage dicts, or upstream's message classes
+        messages: list[Any],
         stream: bool = False,
-        tools: list[ToolSpec] | None = None,
+        is_thinking: bool = False,
+        agent_name: str | None = None,
+        scope: str | None = None,
+        conversation: str | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Upstream's entry point: a `ModelResponse`, or with `stream=True` an async iterator of deltas.
+        """Upstream's entry point, for apps that call a model themselves.
 
-        As upstream, `messages` may also hold its message classes (`SystemMessage("...")`, `UserMessage(...)`).
+        `await model.complete_chat(messages)` is an OpenAI `ChatCompletion` (`.choices[0].message.content`,
+        `.choices[0].message.tool_calls`, `.usage`); `model.complete_chat(messages, stream=True)` is iterated
+        at once (`async for chunk in ...`, not awaited first) and yields `ChatCompletionChunk`s
+        (`chunk.choices[0].delta.content`). `messages` are OpenAI-style dicts or upstream's message classes
+        (`SystemMessage("...")`, `UserMessage(...)`); `tools=[...]` and other keywords go to the endpoint.
+        `is_thinking`, `agent_name`, `scope` and `conversation` are accepted as upstream's are.
         """
-        messages = [as_chat_message(m) for m in messages]
+        chat = [as_chat_message(m) for m in messages]
+        tools = kwargs.pop("tools", None) or None
         if stream:
-            return self.stream_chat(messages, tools, **kwargs)
-        return await self.complete(messages, tools, **kwargs)
+            return ChunkStream(self._chat_chunks(chat, tools, kwargs))
+        return self._chat_completion(chat, tools, kwargs)
 
-    async def embeddings(self, texts: list[str]) -> list[list[float]]:
-        if self.provider != "openai":
-            raise ModelError(f"model {self.original_name!r}: embeddings need an OpenAI-compatible endpoint")
-        try:
-            vectors: list[list[float]] = await _provider_module("openai").embeddings(
-                self._client(), self.config.model, texts
+    async def _chat_completion(
+        self, messages: list[ChatMessage], tools: list[ToolSpec] | None, kwargs: dict[str, Any]
+    ) -> ChatCompletion:
+        options = {**self.options, **kwargs}
+        if self.provider != "openai":  # Anthropic answers in its own shape: fold its stream into OpenAI's
+            response = await self.complete(messages, tools, **kwargs)
+            return completion_of(response, self.config.model)
+        module = _provider_module("openai")
+        async with self._slot():
+            raw = await self._with_retries(
+                lambda: module.create_completion(self._client(), self.config.model, messages, tools, options)
             )
-            return vectors
-        except Exception as error:
-            raise _wrap(error, self) from error
+        try:
+            return chat_completion(raw)
+        except ValueError as error:
+            raise ModelRequestError(f"model {self.original_name!r}: not a chat completion: {error}") from error
+
+    async def _chat_chunks(
+        self, messages: list[ChatMessage], tools: list[ToolSpec] | None, kwargs: dict[str, Any]
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        if self.provider != "openai":
+            stream_id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
+            async for delta in self.stream_chat(messages, tools, **kwargs):
+                yield chunk_of(delta, self.config.model, stream_id)
+            return
+        options = {**self.options, **kwargs}
+        module = _provider_module("openai")
+        async for raw in self._stream(
+            lambda: module.open_chunks(self._client(), self.config.model, messages, tools, options)
+        ):
+            yield chat_completion_chunk(raw)
+
+    def _openai_only(self, what: str) -> ModuleType:
+        if self.provider != "openai":
+            raise ModelError(
+                f"model {self.original_name!r}: {what} needs an OpenAI-compatible endpoint, and this model goes to "
+                f"{self.provider}; use a model the endpoint of OPENAI_BASE_URL serves, or map it there in "
+                "AUTONOMY_MODELS"
+            )
+        return _provider_module("openai")
+
+    async def embeddings(self, text: list[str], **kwargs: Any) -> list[list[float]]:
+        """One vector per text, from the endpoint's `/embeddings`."""
+        if isinstance(text, str):
+            raise ModelError("Model.embeddings(text): give a list of strings, e.g. embeddings([\"some text\"])")
+        module = self._openai_only("embeddings")
+        vectors: list[list[float]] = await self._with_retries(
+            lambda: module.embeddings(self._client(), self.config.model, list(text), kwargs)
+        )
+        return vectors
+
+    async def speech_to_text(self, audio_file: Any, language: str | None = None, **kwargs: Any) -> Any:
+        """Transcribe audio (a file opened in binary mode, bytes, or a `(filename, bytes)` pair) with the
+        endpoint's `/audio/transcriptions`. The text, or with `response_format` "json", "verbose_json" or
+        "diarized_json" the whole transcription object (segments, speakers), as upstream.
+
+        `model=` picks the transcription model (this Model's name by default); `timeout=` is in seconds
+        (600 by default: long audio takes minutes)."""
+        module = self._openai_only("speech_to_text")
+        model = str(kwargs.pop("model", None) or self.config.model)
+        options = dict(kwargs)
+        options["timeout"] = float(options.pop("timeout", 600))
+        if language:
+            options["language"] = language
+        response_format = options.get("response_format")
+        result = await self._with_retries(
+            lambda: module.speech_to_text(self._client(), model, _rewound(audio_file), options)
+        )
+        if response_format in ("json", "verbose_json", "diarized_json") or isinstance(result, str):
+            return result
+        return result.text
+
+    async def text_to_speech(
+        self, text: str, voice: str = "alloy", response_format: str = "mp3", **kwargs: Any
+    ) -> bytes:
+        """Speak `text` with the endpoint's `/audio/speech`: the audio bytes in `response_format`.
+        `model=` picks the speech model (this Model's name by default)."""
+        module = self._openai_only("text_to_speech")
+        model = str(kwargs.pop("model", None) or self.config.model)
+        options = {"voice": voice, "response_format": response_format, **kwargs}
+        audio: bytes = await self._with_retries(lambda: module.text_to_speech(self._client(), model, text, options))
+        return audio
+
+
+class ChunkStream:
+    """The chunks of `complete_chat(..., stream=True)`: iterated directly, as upstream's async generator
+    is; awaiting it first (an older habit) gives the same stream."""
+
+    def __init__(self, chunks: AsyncIterator[ChatCompletionChunk]) -> None:
+        self._chunks = chunks
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        return self._chunks
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        return await self._chunks.__anext__()
+
+    def __await__(self) -> Any:
+        async def itself() -> ChunkStream:
+            return self
+
+        return itself().__await__()
+
+    async def aclose(self) -> None:
+        close = getattr(self._chunks, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _rewound(audio_file: Any) -> Any:
+    """A file being retried is read again from its start."""
+    seek = getattr(audio_file, "seek", None)
+    if seek is not None:
+        with contextlib.suppress(OSError, ValueError):
+            seek(0)
+    return audio_file
 
 
 def _provider_module(provider: str) -> ModuleType:
@@ -267,6 +417,8 @@ def _wrap(error: BaseException, model: Model) -> ModelError:
             f"(resolved model name {model.config.model!r}); check the name and the *_BASE_URL",
             status,
         )
-    if type(error).__name__ in {"APIConnectionError", "APITimeoutError"}:
+    if is_stale_connection(error):
+        return ModelRequestError(f"model {model.original_name!r}: {where} closed the connection without an answer")
+    if type(error).__name__ in {"APIConnectionError", "APITimeoutError", "EndpointConnectionError"}:
         return ModelRequestError(f"model {model.original_name!r}: cannot reach {where}: {error}")
     return ModelRequestError(f"model {model.original_name!r} at {where}: {_describe(error)}", status)

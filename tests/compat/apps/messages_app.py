@@ -9,7 +9,7 @@ async def main(node):
     response = await model.complete_chat(
         [SystemMessage("You are a helpful assistant."), UserMessage("What is the capital of France?")]
     )
-    print(f"MODEL {response.text}", flush=True)
+    print(f"MODEL {response.choices[0].message.content}", flush=True)
 
     agent = await Agent.start(node=node, name="helper", instructions="Answer briefly.", model=Model("gpt-4o-mini"))
     reply = await agent.send([UserMessage("I have two questions."), UserMessage("What is 2 + 2?")])

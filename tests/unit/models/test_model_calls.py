@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from autonomy.models import Model, ModelRequestError, ModelThrottled
-from autonomy.models.throttle import Throttle
+from autonomy.models import Model, ModelRequestError
 from tests.support.scripted_llm import Reply, ScriptedLLM
 
 
@@ -41,10 +40,10 @@ async def test_retries_429_then_succeeds(llm: ScriptedLLM) -> None:
 
 async def test_gives_up_after_max_attempts_with_status(llm: ScriptedLLM) -> None:
     llm.script.then(*[Reply(status=500, retry_after=0.01)] * 5)
-    model = Model("gpt-test", throttle_max_retry_attempts=2)
+    model = Model("gpt-test", throttle_max_retry_attempts=2)  # retries after the first attempt, as upstream
     with pytest.raises(ModelRequestError) as caught:
         await model.complete([{"role": "user", "content": "x"}])
-    assert caught.value.status == 500 and len(llm.script.requests) == 2
+    assert caught.value.status == 500 and len(llm.script.requests) == 3
 
 
 async def test_bad_request_is_not_retried_and_404_names_the_fix(llm: ScriptedLLM) -> None:
@@ -78,34 +77,10 @@ async def test_unreachable_endpoint_is_a_clear_error(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
     from autonomy.models.clients import close_clients
 
-    model = Model("gpt-test", throttle_max_retry_attempts=1, connect_timeout=1)
+    model = Model("gpt-test", throttle_max_retry_attempts=0, connect_timeout=1)
     with pytest.raises(ModelRequestError, match="cannot reach"):
         await model.complete([{"role": "user", "content": "x"}])
     await close_clients()
-
-
-async def test_throttle_paces_requests() -> None:
-    throttle = Throttle(requests_per_minute=600, max_requests_in_progress=5)  # one every 0.1 s
-    start = time.monotonic()
-    for _ in range(4):
-        async with throttle.slot():
-            pass
-    assert time.monotonic() - start >= 0.29
-
-
-async def test_throttle_rejects_when_queue_full() -> None:
-    throttle = Throttle(requests_per_minute=6000, max_requests_in_progress=1, max_requests_waiting_in_queue=0)
-    with pytest.raises(ModelThrottled, match="queue is full"):
-        async with throttle.slot():
-            pass
-
-
-async def test_throttle_halves_on_429_and_recovers() -> None:
-    throttle = Throttle(requests_per_minute=60)
-    throttle.on_rate_limited()
-    assert throttle.rate == 30
-    throttle.on_success()
-    assert throttle.rate == 31
 
 
 async def test_throttled_model_still_answers(llm: ScriptedLLM) -> None:
