@@ -166,17 +166,9 @@ class Model:
         options = {**self.options, **kwargs}
         module = _provider_module(self.provider)
         async for delta in self._stream(
-            lambda: module.open_stream(self._stream_client(), self.config.model, messages, tools, options)
+            lambda: module.open_stream(self._client(), self.config.model, messages, tools, options)
         ):
             yield delta
-
-    def _stream_client(self) -> Any:
-        """What streams the agents' calls: the lean aiohttp client for OpenAI-compatible endpoints."""
-        if self.provider != "openai":
-            return self._client()
-        from autonomy.models.chat_stream import stream_client_for
-
-        return stream_client_for(self.config.base_url, self.config.api_key, self.request_timeout, self.connect_timeout)
 
     async def _stream(self, opener: Callable[[], Awaitable[AsyncIterator[T]]]) -> AsyncIterator[T]:
         deadline = asyncio.get_running_loop().time() + self.stream_timeout

@@ -11,7 +11,6 @@ from typing import Any
 
 import openai
 
-from autonomy.models.chat_stream import ChatStreamClient
 from autonomy.models.clients import connection_limits, shared_client
 from autonomy.models.types import ChatMessage, ModelDelta, ToolCallDelta, ToolSpec
 
@@ -41,13 +40,10 @@ async def open_stream(
     tools: list[ToolSpec] | None,
     options: dict[str, Any],
 ) -> AsyncIterator[ModelDelta]:
-    """Start a streamed completion; errors of the request itself are raised here, before any delta.
-    `client` is the lean `ChatStreamClient` (the agents' path) or the SDK's client."""
+    """Start a streamed completion; errors of the request itself are raised here, before any delta."""
     body: dict[str, Any] = {**options, "model": model, "messages": messages, "stream": True}
     if tools:
         body["tools"] = tools
-    if isinstance(client, ChatStreamClient):
-        return _deltas(await client.open(body))
     return _deltas(await _post_stream(client, body))
 
 
