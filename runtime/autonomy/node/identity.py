@@ -62,7 +62,7 @@ def choose_issuer(settings: NodeSettings, workload: WorkloadId) -> CertificateIs
         return LocalAuthorityIssuer(authority, lifetime)
     if s.discovery == "kubernetes":
         # Imported here: only nodes in a cluster need the Kubernetes client.
-        from autonomy.identity.kubernetes_csr import KubernetesCsrIssuer  # type: ignore[import-not-found]
+        from autonomy.identity.kubernetes_csr import KubernetesCsrIssuer
 
         return cast(CertificateIssuer, KubernetesCsrIssuer(s.namespace))
     if s.discovery == "local":
