@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,15 @@ def wheelhouse() -> Path:
     return target
 
 
+def _older_than_a_day(created: str) -> bool:
+    """`docker image ls`'s CreatedAt ("2026-12-01 21:58:22 +0000 UTC"); unparsable counts as recent."""
+    try:
+        when = datetime.strptime(" ".join(created.split()[:3]), "%Y-%m-%d %H:%M:%S %z")
+    except ValueError:
+        return False
+    return datetime.now(UTC) - when > timedelta(days=1)
+
+
 @pytest.fixture(scope="session")
 def node_image(docker_engine: DockerEngine, wheelhouse: Path) -> Iterator[str]:
     """images/node/Dockerfile built on the debootstrap base: the tag to use as NODE_IMAGE."""
@@ -85,9 +95,13 @@ def node_image(docker_engine: DockerEngine, wheelhouse: Path) -> Iterator[str]:
     # The Dockerfile is part of the tag: an edit of it alone must rebuild the image.
     dockerfile = hashlib.sha256((ROOT / "images" / "node" / "Dockerfile").read_bytes()).hexdigest()[:8]
     tag = f"autonomy/node:test-{_source_hash()}-{dockerfile}"
-    # Node images of earlier sources (and what was built on them) only take disk space: drop them.
-    listed = docker_engine.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
-    stale = [ref for ref in listed if ref != tag and ref.startswith(("autonomy/node:test-", "autonomy.local/"))]
+    # Node images of earlier sources (and what was built on them) only take disk space: drop them, once
+    # they are a day old, so that a test run in another checkout keeps the image it is using.
+    listed = docker_engine.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}} {{.CreatedAt}}",
+                               check=False).stdout.splitlines()
+    ours = ("autonomy/node:test-", "autonomy.local/")
+    stale = [ref for ref, created in (line.split(" ", 1) for line in listed if " " in line)
+             if ref != tag and ref.startswith(ours) and _older_than_a_day(created)]
     if stale:
         docker_engine.run("image", "rm", "-f", *stale, check=False)
         docker_engine.run("image", "prune", "-f", check=False)
