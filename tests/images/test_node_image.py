@@ -14,9 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from autonomy.identity.dev_authority import create_dev_authority
 from tests.docker_engine import ROOT, DockerEngine
 
 pytestmark = pytest.mark.docker
+
+#: The user the node image runs as (images/node/Dockerfile).
+NODE_UID = 10001
 
 
 def _free_port() -> int:
@@ -82,9 +86,16 @@ def test_fanout_example_images_spread_work_over_every_runner(
     """
     registry = Path(tempfile.mkdtemp(prefix="autonomy-img-registry-"))
     os.chmod(registry, 0o777)
+    # The zone's CA, as `zone dev` makes it: the nodes link only with certificates it signs. Its files
+    # must belong to the user the nodes run as (the image's uid 10001).
+    ca_dir = registry.with_name(registry.name + "-ca")
+    create_dev_authority(ca_dir, "test", "local", "fanout")
+    for path in (ca_dir, *ca_dir.iterdir()):
+        os.chown(path, NODE_UID, NODE_UID)
     port = _free_port()
     run_id = uuid.uuid4().hex[:6]
-    common = ["--network", "host", "--pid", "host", "-v", f"{registry}:/registry",
+    common = ["--network", "host", "--pid", "host", "-v", f"{registry}:/registry", "-v", f"{ca_dir}:/ca:ro",
+              "-e", "AUTONOMY_DEV_CA_DIR=/ca", "-e", "NAMESPACE=local",
               "-e", "AUTONOMY_DISCOVERY=local", "-e", "AUTONOMY_REGISTRY_DIR=/registry",
               "-e", "AUTONOMY_TRANSPORT_PORT=0", "-e", "POD_IP=127.0.0.1", "-e", "ZONE=fanout",
               "-e", "CLUSTER=test", "-e", "DEFAULT_HOST_HTTP=127.0.0.1"]
