@@ -676,6 +676,7 @@ class RealNode:
             _run(["ip", "addr", "add", f"{NODE_IP}/32", "dev", "lo"], check=True)
         write_sysctl("net.bridge.bridge-nf-call-iptables", "1")
         write_sysctl("net.ipv4.ip_forward", "1")
+        self._bridge()
         self._drop_rule()
         # 3. containerd, and the pause image in it.
         self._write_files()
@@ -760,6 +761,15 @@ class RealNode:
         if result.returncode != 0:
             raise RealNodeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
         return result.stdout
+
+    def _bridge(self) -> None:
+        """The pods' bridge, made before the first pod (the bridge plugin adopts it), so that the service
+        range can be routed to it: a ClusterIP kube-proxy has no rule for yet then goes nowhere, never
+        out of the machine by the default route."""
+        _run(["ip", "link", "add", BRIDGE, "type", "bridge"], check=True)
+        _run(["ip", "addr", "add", f"{POD_GATEWAY}/{POD_SUBNET.split('/')[1]}", "dev", BRIDGE], check=True)
+        _run(["ip", "link", "set", BRIDGE, "up"], check=True)
+        _run(["ip", "route", "add", cp.SERVICE_CIDR, "dev", BRIDGE, "src", POD_GATEWAY], check=True)
 
     def _drop_rule(self) -> None:
         """Pods reach each other, the host and ClusterIPs; whatever they send beyond the bridge is dropped."""

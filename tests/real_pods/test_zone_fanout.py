@@ -1,0 +1,251 @@
+"""examples/fanout on real pods, end to end (issue 11, tests 1, 3 and 5), in the order a user lives it:
+
+1. `autonomy zone deploy --wait`: images built, imported into the node, pods Running and Ready; `GET /fanout`
+   through the Service's ClusterIP answers with results computed on every runner clone, which the main node
+   found by Kubernetes discovery from inside its pod.
+3. clones 3 -> 5: the new runners are found and used without a restart of the main node; a runner pod
+   deleted while requests to it are pending: they fail within a second, the others carry on, the
+   replacement is found.
+5. `autonomy zone delete --yes`: every child, every pod and the zone's Secret are gone.
+
+The tests share one zone (deploying it is the slow part) and run in this file's order.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.docker_engine import ROOT
+from tests.k8s_fixtures import RealCluster
+from tests.real_pods.conftest import Cli, get_json, wait_until
+
+pytestmark = [pytest.mark.docker, pytest.mark.control_plane]
+
+ZONE = "fanout"
+ZONE_LABEL = f"autonomy.computer/zone={ZONE}"
+RUNNER_LABEL = f"{ZONE_LABEL},autonomy.computer/pod=runner-pod"
+MAIN_LABEL = f"{ZONE_LABEL},autonomy.computer/pod=main-pod"
+FAIL_WITHIN = 1.0  # seconds from a runner pod's deletion to the failure of the requests pending on it
+
+
+@dataclass
+class DeployedZone:
+    namespace: str
+    project: Path  # a copy of examples/fanout (its clones get changed)
+    deploy_seconds: float
+    deploy_output: str
+
+    def set_clones(self, clones: int) -> None:
+        config = self.project / "autonomy.yaml"
+        spec = yaml.safe_load(config.read_text())
+        for pod in spec["pods"]:
+            if pod["name"] == "runner-pod":
+                pod["clones"] = clones
+        config.write_text(yaml.safe_dump(spec, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def fanout(cli: Cli, zone_namespace_module: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployedZone]:
+    project = tmp_path_factory.mktemp("fanout") / "fanout"
+    shutil.copytree(ROOT / "examples" / "fanout", project)
+    started = time.monotonic()
+    result = cli.run("zone", "deploy", "--config", str(project / "autonomy.yaml"), "--wait", "--timeout", "300",
+                     "--namespace", zone_namespace_module)  # fmt: skip
+    zone = DeployedZone(zone_namespace_module, project, time.monotonic() - started, result.stderr)
+    yield zone
+    cli.run("zone", "delete", ZONE, "--yes", "--namespace", zone_namespace_module, check=False)
+
+
+@pytest.fixture(scope="module")
+def zone_namespace_module(real_cluster: RealCluster) -> Iterator[str]:
+    import uuid
+
+    k8s = real_cluster.k8s
+    name = f"rp-fanout-{uuid.uuid4().hex[:6]}"
+    k8s.kubectl("create", "namespace", name)
+    wait_until(f"namespace {name}'s default ServiceAccount",
+               lambda: k8s.kubectl("get", "sa", "default", "-n", name, check=False).returncode == 0, timeout=30)
+    yield name
+    k8s.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def pods(real_cluster: RealCluster, namespace: str, selector: str) -> list[dict[str, Any]]:
+    found = get_json(real_cluster.k8s, "pods", "-n", namespace, "-l", selector) or {"items": []}
+    return sorted(found["items"], key=lambda p: p["metadata"]["name"])
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+    return pod.get("status", {}).get("phase") == "Running" and conditions.get("Ready") == "True" \
+        and not pod["metadata"].get("deletionTimestamp")
+
+
+def service_url(real_cluster: RealCluster, namespace: str) -> str:
+    services = get_json(real_cluster.k8s, "services", "-n", namespace, "-l", MAIN_LABEL)["items"]
+    assert len(services) == 1, f"expected the public pod's Service, found {[s['metadata']['name'] for s in services]}"
+    spec = services[0]["spec"]
+    assert spec["type"] == "ClusterIP" and spec["clusterIP"].startswith("10.96.")
+    return f"http://{spec['clusterIP']}:{spec['ports'][0]['port']}"
+
+
+def get_fanout(url: str, n: int, timeout: float = 30) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{url}/fanout?n={n}", timeout=timeout) as response:
+        answer: dict[str, Any] = json.load(response)
+        return answer
+
+
+def fanout_with(url: str, n: int, runners: set[str], timeout: float = 120) -> dict[str, Any]:
+    """The first /fanout answer computed on exactly `runners` (pod names)."""
+    def probe() -> dict[str, Any] | None:
+        try:
+            answer = get_fanout(url, n, timeout=10)
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        return answer if {r["node"] for r in answer["results"]} == runners else None
+
+    return wait_until(f"/fanout computed on {sorted(runners)}", probe, timeout=timeout, interval=0.3)
+
+
+def test_deploy_wait_runs_the_zone_on_real_pods(real_cluster: RealCluster, fanout: DeployedZone) -> None:
+    out = fanout.deploy_output
+    for image in ("main", "runner"):
+        assert f"image {image}: imported autonomy.local/fanout-{image}:" in out, out
+    assert "is Ready after" in out, out
+    main, runners = pods(real_cluster, fanout.namespace, MAIN_LABEL), pods(real_cluster, fanout.namespace,
+                                                                            RUNNER_LABEL)  # fmt: skip
+    assert len(main) == 1 and len(runners) == 3
+    for pod in main + runners:
+        assert pod["spec"]["nodeName"] == real_cluster.node
+        assert ready(pod), json.dumps(pod["status"], indent=1)
+        assert pod["status"]["podIP"].startswith("10.244.128."), pod["status"]
+    # The containers run the images the CLI built and imported (never pulled: there is no registry).
+    listed = real_cluster.ctr("images", "ls", "-q").stdout.decode().split()
+    for pod in main + runners:
+        image = pod["spec"]["containers"][0]["image"]
+        assert image.startswith("autonomy.local/fanout-") and image in listed
+
+
+def test_fanout_through_the_cluster_ip_uses_every_runner(real_cluster: RealCluster, fanout: DeployedZone) -> None:
+    url = service_url(real_cluster, fanout.namespace)
+    runners = {p["metadata"]["name"] for p in pods(real_cluster, fanout.namespace, RUNNER_LABEL)}
+    n = 3000
+    answer = fanout_with(url, n, runners)
+    assert answer["sum_of_squares"] == sum(i * i for i in range(1, n + 1))
+    assert sum(r["count"] for r in answer["results"]) == n
+    assert {r["pod"] for r in answer["results"]} == {"runner-pod"}
+    # The main node found them by Kubernetes discovery, from inside its pod (in-cluster config).
+    main = pods(real_cluster, fanout.namespace, MAIN_LABEL)[0]
+    env = {e["name"]: e.get("value") for e in main["spec"]["containers"][0].get("env", [])}
+    assert env.get("AUTONOMY_DISCOVERY") == "kubernetes"
+
+
+def test_node_containers_have_probes_and_ports(real_cluster: RealCluster, fanout: DeployedZone) -> None:
+    """Readiness must mean the node serves HTTP and has joined the transport (issue 11, owned by the
+    operator's container builder): every node container needs its probes and ports, however it is named."""
+    for pod in pods(real_cluster, fanout.namespace, ZONE_LABEL):
+        container = pod["spec"]["containers"][0]
+        missing = [k for k in ("readinessProbe", "livenessProbe", "startupProbe", "ports") if k not in container]
+        assert not missing, (
+            f"node container {container['name']} of {pod['metadata']['name']} (image {container['image']}) has no "
+            f"{', '.join(missing)}: the operator still recognises node containers by an image name without '/', "
+            "and the CLI deploys <registry>/<zone>-<name>:<tag>; it must tell node containers from the zone spec"
+        )
+
+
+def test_more_clones_are_found_without_restarting_the_main_node(
+    real_cluster: RealCluster, cli: Cli, fanout: DeployedZone
+) -> None:
+    main_before = pods(real_cluster, fanout.namespace, MAIN_LABEL)[0]
+    fanout.set_clones(5)
+    cli.run("zone", "deploy", "--config", str(fanout.project / "autonomy.yaml"), "--wait", "--timeout", "300",
+            "--namespace", fanout.namespace)  # fmt: skip
+    runners = wait_until("5 runner pods Ready", lambda: (
+        found if len(found := [p for p in pods(real_cluster, fanout.namespace, RUNNER_LABEL) if ready(p)]) == 5
+        else None), timeout=180)  # fmt: skip
+    answer = fanout_with(service_url(real_cluster, fanout.namespace), 5000, {p["metadata"]["name"] for p in runners})
+    assert len(answer["results"]) == 5
+    main_after = pods(real_cluster, fanout.namespace, MAIN_LABEL)[0]
+    assert main_after["metadata"]["uid"] == main_before["metadata"]["uid"], "the main pod was replaced"
+    before = main_before["status"]["containerStatuses"][0]
+    after = main_after["status"]["containerStatuses"][0]
+    assert after["restartCount"] == before["restartCount"]
+    assert after["state"]["running"]["startedAt"] == before["state"]["running"]["startedAt"]
+
+
+def test_a_deleted_runner_fails_its_pending_requests_fast(real_cluster: RealCluster, fanout: DeployedZone) -> None:
+    k8s = real_cluster.k8s
+    url = service_url(real_cluster, fanout.namespace)
+    runners = [p["metadata"]["name"] for p in pods(real_cluster, fanout.namespace, RUNNER_LABEL) if ready(p)]
+    assert len(runners) == 5
+    fanout_with(url, 1000, set(runners))  # everyone warm
+    # Requests big enough to be in flight on every runner for a while (each ships ~n/5 numbers).
+    n = 400_000
+    outcomes: list[tuple[str, float]] = []
+    lock = threading.Lock()
+
+    def request() -> None:
+        try:
+            get_fanout(url, n, timeout=90)
+            outcome = "ok"
+        except urllib.error.HTTPError as error:
+            outcome = f"http {error.code}"
+        except (urllib.error.URLError, OSError) as error:
+            outcome = f"error {error}"
+        with lock:
+            outcomes.append((outcome, time.monotonic()))
+
+    threads = [threading.Thread(target=request) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    victim = runners[0]
+    k8s.kubectl("delete", "pod", victim, "-n", fanout.namespace, "--wait=false")
+    deleted_at = time.monotonic()  # the API server has accepted the deletion
+    for thread in threads:
+        thread.join(timeout=120)
+    failed = [(o, t - deleted_at) for o, t in outcomes if o != "ok"]
+    assert failed, f"no request was pending on {victim} when it was deleted: {outcomes}"
+    slowest = max(t for _, t in failed)
+    assert slowest < FAIL_WITHIN, f"pending requests failed up to {slowest:.2f} s after the delete: {failed}"
+    # The others carry on: the next answers come from the four left, then the replacement joins.
+    left = set(runners) - {victim}
+    answer = fanout_with(url, 1000, left, timeout=60)
+    assert victim not in {r["node"] for r in answer["results"]}
+    replacement = wait_until("the replacement runner Ready", lambda: (
+        [p["metadata"]["name"] for p in pods(real_cluster, fanout.namespace, RUNNER_LABEL)
+         if ready(p) and p["metadata"]["name"] not in runners] or None), timeout=120)  # fmt: skip
+    fanout_with(url, 1000, left | {replacement[0]}, timeout=120)
+
+
+def test_zone_delete_removes_every_child_pod_and_secret(
+    real_cluster: RealCluster, cli: Cli, fanout: DeployedZone
+) -> None:
+    k8s = real_cluster.k8s
+    ns = fanout.namespace
+    kinds = "deployments,replicasets,pods,services,serviceaccounts,roles,rolebindings,networkpolicies,secrets," \
+            "configmaps,ingresses,poddisruptionbudgets"
+    before = get_json(k8s, kinds, "-n", ns, "-l", ZONE_LABEL)["items"]
+    assert {o["kind"] for o in before} >= {"Deployment", "Pod", "Service"}
+    secrets_before = {s["metadata"]["name"] for s in get_json(k8s, "secrets", "-n", ns)["items"]}
+    cli.run("zone", "delete", ZONE, "--yes", "--namespace", ns)
+
+    def gone() -> bool:
+        left = get_json(k8s, kinds, "-n", ns, "-l", ZONE_LABEL)["items"]
+        return not left and not get_json(k8s, "pods", "-n", ns)["items"] \
+            and not get_json(k8s, "secrets", "-n", ns)["items"]
+
+    wait_until(f"every child, pod and Secret of zone {ZONE} gone (Secrets before: {sorted(secrets_before)})",
+               gone, timeout=120, interval=0.5)  # fmt: skip
+    assert get_json(k8s, "zone.autonomy.computer", ZONE, "-n", ns) is None
