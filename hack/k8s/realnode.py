@@ -395,6 +395,23 @@ def _remove_iptables() -> None:
             _run(["nft", "delete", "table", *table.split()])
 
 
+def _remove_new_nft_tables(before: Sequence[str]) -> None:
+    """iptables-nft leaves the tables it made (ip6 nat, ip mangle...) when their chains go: delete the
+    ones that were not there before, if nothing but empty chains is left in them."""
+    if not shutil.which("nft"):
+        return
+    for line in _run(["nft", "list", "tables"]).stdout.splitlines():
+        table = line.strip()
+        if not table or table in before:
+            continue
+        words = table.split()  # "table ip6 nat"
+        listing = _run(["nft", "list", *words]).stdout
+        body = [w.strip() for w in listing.splitlines()]
+        rules = [w for w in body if w and not w.startswith(("table ", "chain ", "type ", "policy ", "}"))]
+        if not rules:
+            _run(["nft", "delete", *words])
+
+
 def _live_unix_sockets() -> set[str]:
     try:
         lines = Path("/proc/net/unix").read_text().splitlines()[1:]
@@ -453,6 +470,8 @@ def tear_down(state: dict[str, Any]) -> None:
     if state.get("added_node_ip") and _node_ip_on_lo():
         _run(["ip", "addr", "del", f"{NODE_IP}/32", "dev", "lo"])
     _remove_iptables()
+    if "nft_tables" in state:
+        _remove_new_nft_tables(state["nft_tables"])
     if shutil.which("conntrack") or shutil.which("conntrack", path="/usr/sbin:/sbin"):
         for flag in ("-s", "-d"):
             _run(["conntrack", "-D", flag, POD_SUBNET])
@@ -665,6 +684,7 @@ class RealNode:
             "pod_logs_dir": str(self.workdir / "pod-logs"),
             "sysctls": before["sysctls"],
             "paths": before["paths"],
+            "nft_tables": before["nft_tables"],
             "shim_sockets": sorted(p.name for p in SHIM_SOCKETS.iterdir()) if SHIM_SOCKETS.is_dir() else [],
             "added_node_ip": not before["node_ip_on_lo"],
             "components": [],
@@ -705,6 +725,7 @@ class RealNode:
                                    "--v=1"])  # fmt: skip
         cp.wait_for("kube-proxy's rules for the `kubernetes` Service", self._proxy_synced, self._left(deadline),
                     interval=0.2, alive=self._check_alive)  # fmt: skip
+        self._drop_rule_first()
         self._write_kubeconfig()
 
     def stop(self) -> None:
@@ -780,6 +801,14 @@ class RealNode:
             _run([binary, "-w", "5", "-N", CHAIN])
             _run([binary, "-w", "5", "-A", CHAIN, "-i", BRIDGE, "!", "-o", BRIDGE, "-j", "DROP"], check=True)
             _run([binary, "-w", "5", "-I", "FORWARD", "1", "-j", CHAIN], check=True)
+
+    def _drop_rule_first(self) -> None:
+        """kube-proxy inserts its FORWARD jumps at the top: put ours back in front of them."""
+        for family in ("iptables", "ip6tables"):
+            binary = shutil.which(family) or shutil.which(family, path="/usr/sbin:/sbin")
+            if binary is not None:
+                _run([binary, "-w", "5", "-D", "FORWARD", "-j", CHAIN])
+                _run([binary, "-w", "5", "-I", "FORWARD", "1", "-j", CHAIN], check=True)
 
     def _write_files(self) -> None:
         pki = self.workdir / "pki"
@@ -898,7 +927,10 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.
         }  # fmt: skip
 
     def _node_ready(self) -> bool:
-        node = json.loads(self._kubectl("get", "node", NODE_NAME, "-o", "json"))
+        try:
+            node = json.loads(self._kubectl("get", "node", NODE_NAME, "-o", "json"))
+        except RealNodeError:  # not registered yet
+            return False
         conditions = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}
         blocking = [t for t in node["spec"].get("taints", []) if t["effect"] in ("NoSchedule", "NoExecute")]
         return conditions.get("Ready") == "True" and not blocking
