@@ -285,8 +285,17 @@ def host_state() -> dict[str, Any]:
         "nft_tables": sorted(t for t in nft if t.strip()),
         "cgroups": _our_cgroups(),
         "sysctls": {name: read_sysctl(name) for name in SYSCTLS},
-        "paths": {p: Path(p).exists() for p in HOST_PATHS},
+        # /run/containerd is shared with dockerd's shims, which come and go: only dead sockets count.
+        "paths": {p: Path(p).exists() for p in HOST_PATHS if p != "/run/containerd"},
+        "dead_shim_sockets": _dead_shim_sockets(),
     }  # fmt: skip
+
+
+def _dead_shim_sockets() -> list[str]:
+    if not SHIM_SOCKETS.is_dir():
+        return []
+    live = _live_unix_sockets()
+    return sorted(s.name for s in SHIM_SOCKETS.iterdir() if str(s) not in live and f"unix://{s}" not in live)
 
 
 # --------------------------------------------------------------------------------------------- tear-down
@@ -683,7 +692,7 @@ class RealNode:
             "containerd_socket": str(self.socket),
             "pod_logs_dir": str(self.workdir / "pod-logs"),
             "sysctls": before["sysctls"],
-            "paths": before["paths"],
+            "paths": {p: Path(p).exists() for p in HOST_PATHS},
             "nft_tables": before["nft_tables"],
             "shim_sockets": sorted(p.name for p in SHIM_SOCKETS.iterdir()) if SHIM_SOCKETS.is_dir() else [],
             "added_node_ip": not before["node_ip_on_lo"],
