@@ -31,7 +31,8 @@ from tests.docker_engine import ROOT
 from tests.k8s_fixtures import RealCluster
 from tests.real_pods.conftest import Cli, get_json, wait_until
 
-pytestmark = [pytest.mark.docker, pytest.mark.control_plane]
+# The first test builds the node, app and operator images (minutes on a cold, busy machine).
+pytestmark = [pytest.mark.docker, pytest.mark.control_plane, pytest.mark.timeout(1800)]
 
 ZONE = "fanout"
 ZONE_LABEL = f"autonomy.computer/zone={ZONE}"

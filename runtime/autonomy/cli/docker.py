@@ -92,9 +92,8 @@ def containerd_import(ref: str, address: str, namespace: str = "k8s.io", ctr: st
             Exit.DOCKER,
             details=["is the local node running? (`make cluster-up REAL_NODES=1`)"],
         )
-    save = subprocess.Popen([DOCKER, "save", ref], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert save.stdout is not None
-    try:
+    with subprocess.Popen([DOCKER, "save", ref], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as save:
+        assert save.stdout is not None and save.stderr is not None
         imported = subprocess.run(
             [ctr, "--address", address, "--namespace", namespace, "images", "import", "-"],
             stdin=save.stdout,
@@ -102,10 +101,9 @@ def containerd_import(ref: str, address: str, namespace: str = "k8s.io", ctr: st
             text=True,
             check=False,
         )
-    finally:
-        save.stdout.close()
-        save_err = (save.stderr.read() if save.stderr else b"").decode(errors="replace")
-        save.wait()
+        if imported.returncode != 0:
+            save.kill()  # ctr stopped reading: docker save would block on a full pipe
+        save_err = save.stderr.read().decode(errors="replace")
     if save.returncode != 0:
         raise CliError(f"docker save {ref} failed", Exit.DOCKER, details=save_err.strip().splitlines()[-15:])
     if imported.returncode != 0:
