@@ -136,10 +136,16 @@ class Cli:
 
 
 @pytest.fixture(scope="session")
-def cli_env(real_cluster: RealCluster, node_image: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def cli_env(
+    real_cluster: RealCluster, docker_engine: DockerEngine, node_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     env = dict(real_cluster.k8s.env)
     env["AUTONOMY_HOME"] = str(tmp_path_factory.mktemp("autonomy-home"))
-    env["AUTONOMY_NODE_IMAGE"] = node_image
+    # A name of this tier's own: test sessions of other checkouts sharing the Docker engine remove
+    # `autonomy/node:test-*` images of other sources, and a redeploy rebuilds the app images on it.
+    private = f"autonomy-test/realpods-node:{node_image.rsplit(':', 1)[1]}"
+    docker_engine.run("tag", node_image, private)
+    env["AUTONOMY_NODE_IMAGE"] = private
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
