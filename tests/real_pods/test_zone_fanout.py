@@ -107,16 +107,22 @@ def get_fanout(url: str, n: int, timeout: float = 30) -> dict[str, Any]:
         return answer
 
 
-def fanout_with(url: str, n: int, runners: set[str], timeout: float = 120) -> dict[str, Any]:
-    """The first /fanout answer computed on exactly `runners` (pod names)."""
+def fanout_with(url: str, n: int, runners: set[str], timeout: float = 120, *,
+                without: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The first /fanout answer computed on exactly `runners` (pod names); with `without`, on at least
+    `runners` and not on `without`."""
     def probe() -> dict[str, Any] | None:
         try:
             answer = get_fanout(url, n, timeout=10)
         except (urllib.error.URLError, OSError, ValueError):
             return None
-        return answer if {r["node"] for r in answer["results"]} == runners else None
+        nodes = {r["node"] for r in answer["results"]}
+        if without is not None:
+            return answer if nodes >= runners and without not in nodes else None
+        return answer if nodes == runners else None
 
-    return wait_until(f"/fanout computed on {sorted(runners)}", probe, timeout=timeout, interval=0.3)
+    what = f"/fanout computed on {sorted(runners)}" + (f" and not on {without}" if without else "")
+    return wait_until(what, probe, timeout=timeout, interval=0.3)
 
 
 def test_deploy_wait_runs_the_zone_on_real_pods(real_cluster: RealCluster, fanout: DeployedZone) -> None:
@@ -230,14 +236,74 @@ def test_a_deleted_runner_fails_its_pending_requests_fast(real_cluster: RealClus
     slow = [(b, e, o) for b, e, o in failed if e - max(b, 0.0) > FAIL_WITHIN]
     assert not slow, f"requests to the deleted runner failed late (start, end, outcome from the delete): {slow}"
     assert all(o.startswith("http 5") for _, _, o in failed), f"the main node itself failed requests: {failed}"
-    # The others carry on: the next answers come from the four left, then the replacement joins.
+    # The others carry on: answers come from the four left (the replacement may already be there too).
     left = set(runners) - {victim}
-    answer = fanout_with(url, 1000, left, timeout=60)
-    assert victim not in {r["node"] for r in answer["results"]}
+    carried_on = [e for b, e, o in outcomes if o == "ok" and b > deleted_at]
+    assert carried_on, f"no /fanout succeeded in the 8 s after the delete: {failed}"
+    fanout_with(url, 1000, left, timeout=60, without=victim)
     replacement = wait_until("the replacement runner Ready", lambda: (
         [p["metadata"]["name"] for p in pods(real_cluster, fanout.namespace, RUNNER_LABEL)
          if ready(p) and p["metadata"]["name"] not in runners] or None), timeout=120)  # fmt: skip
     fanout_with(url, 1000, left | {replacement[0]}, timeout=120)
+
+
+def test_a_rolling_update_is_not_ready_until_done_and_fanout_keeps_answering(
+    real_cluster: RealCluster, cli: Cli, fanout: DeployedZone
+) -> None:
+    """Test 4: the runner image changes; the zone must say Ready=False until the rollout has finished, and
+    /fanout must keep answering during it."""
+    k8s = real_cluster.k8s
+    ns = fanout.namespace
+    url = service_url(real_cluster, ns)
+    runner_main = fanout.project / "images" / "runner" / "main.py"
+    runner_main.write_text(runner_main.read_text() + "\n# rolled out by the real-pods tests\n")
+    answers: list[tuple[float, str]] = []
+    statuses: list[tuple[float, bool, bool]] = []  # (time, zone Ready for its generation, rollout complete)
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                get_fanout(url, 1000, timeout=30)
+                answers.append((time.monotonic(), "ok"))
+            except (urllib.error.URLError, OSError) as error:
+                answers.append((time.monotonic(), str(error)))
+            time.sleep(0.1)
+
+    def watch() -> None:
+        from autonomy.cli.deploy import is_ready
+
+        while not stop.is_set():
+            zone = get_json(k8s, "zone.autonomy.computer", ZONE, "-n", ns) or {}
+            deployment = get_json(k8s, "deployment", "-n", ns, "-l", RUNNER_LABEL)["items"][0]
+            status, spec = deployment.get("status", {}), deployment["spec"]
+            done = (status.get("observedGeneration", 0) >= deployment["metadata"]["generation"]
+                    and status.get("updatedReplicas", 0) == spec["replicas"] == status.get("replicas", 0)
+                    and status.get("availableReplicas", 0) == spec["replicas"])  # fmt: skip
+            statuses.append((time.monotonic(), bool(zone) and is_ready(zone), done))
+            time.sleep(0.2)
+
+    threads = [threading.Thread(target=load), threading.Thread(target=watch)]
+    for thread in threads:
+        thread.start()
+    try:
+        cli.run("zone", "deploy", "--config", str(fanout.project / "autonomy.yaml"), "--wait", "--timeout", "300",
+                "--namespace", ns)  # fmt: skip
+        wait_until("the runner rollout complete", lambda: statuses and statuses[-1][2], timeout=180)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    images = {p["spec"]["containers"][0]["image"] for p in pods(real_cluster, ns, RUNNER_LABEL) if ready(p)}
+    assert len(images) == 1, f"runners on several images after the rollout: {images}"
+    ready_mid_rollout = [t for t, zone_ready, done in statuses if zone_ready and not done]
+    assert not ready_mid_rollout, (
+        f"the Zone said Ready for its new generation {len(ready_mid_rollout)} times while the runner Deployment's "
+        "rollout was not finished: the operator's Ready condition must wait for updated and available replicas"
+    )
+    failures = [e for _, e in answers if e != "ok"]
+    assert answers and len(failures) <= len(answers) // 10, f"/fanout failed during the rollout: {failures[:10]}"
 
 
 def test_zone_delete_removes_every_child_pod_and_secret(
