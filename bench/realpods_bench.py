@@ -69,9 +69,12 @@ def run(argv: list[str], env: dict[str, str], timeout: float = 1200) -> subproce
     return result
 
 
-def source_hash(*folders: str) -> str:
+def source_hash(*folders: str, extra: tuple[str, ...] = ()) -> str:
+    """The hash the tests tag their images by (tests/docker_engine.py, tests/real_pods/conftest.py)."""
     digest = hashlib.sha256()
-    for path in sorted([ROOT / "pyproject.toml", *(p for f in folders for p in (ROOT / f).rglob("*.py"))]):
+    files = [*(ROOT / e for e in extra), ROOT / "pyproject.toml"]
+    files += [p for f in folders for p in (ROOT / f).rglob("*.py")]
+    for path in sorted(files):
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -89,10 +92,10 @@ def images(env: dict[str, str]) -> tuple[str, str]:
     from autonomy.cli import docker
     from autonomy.cli.images import build_node_image
 
-    node = f"autonomy/node:bench-{source_hash('runtime')}"
+    node = f"autonomy-test/realpods-node:test-{source_hash('runtime')}"  # the real-pods tests' tag, if they ran
     if not docker.image_exists(node):
         build_node_image(node, base_image=BASE_IMAGE, wheels=wheels, source=ROOT)
-    operator = f"autonomy-test/operator:bench-{source_hash('runtime', 'operator')[:12]}"
+    operator = f"autonomy-test/operator:{source_hash('runtime', 'operator', extra=('Dockerfile',))[:12]}"
     if not docker.image_exists(operator):
         with tempfile.TemporaryDirectory() as tmp:
             context = Path(tmp)
