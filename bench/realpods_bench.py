@@ -298,6 +298,23 @@ def markdown(r: dict[str, Any]) -> str:
              f"{m['cpus']} CPUs, Python {m['python']}, load {m['load_at_start']:.1f} -> {m['load_at_end']:.1f} "
              "(shared machine)", "", "| measure | value |", "|---|---|"]  # fmt: skip
     lines += [f"| {a} | {v} |" for a, v in rows]
+    fastest = min(p["runs"], key=lambda run: run["wall_s"])
+    walls = ", ".join(f"{run['wall_s']:.1f} s" for run in p["runs"])
+    readies = ", ".join(str(run["wait_ready_s"]) for run in p["runs"])
+    lines += ["", f"Prebuilt deploys, each: {walls} (Ready after {readies} s); the fastest {fastest['wall_s']:.1f} s."]
+    stalled = [run for run in [b, *p["runs"]] if (run["wait_ready_s"] or 0) > 55]
+    if stalled:
+        lines += ["", f"{len(stalled)} of {len(p['runs']) + 1} deploys waited about 60 s for Ready: the operator "
+                  "applies the zone's Role and RoleBinding at once, the API server refuses the binding until the Role "
+                  "exists, and kopf retries after 60 s (consistent with issue 11's known bug, fixed in reconcile.py by "
+                  "another change). The deploys that did not hit it are the figure the goal is about."]
+    lines += ["", "The first /fanout answer comes seconds after Ready because Ready means only 'containers started' "
+              "while node containers have no readiness probe (the operator's builder gives probes only to images "
+              "named without '/'; fixed by another change); each node also starts under a 250m CPU limit."]
+    ci = r.get("ci")  # measured from pytest runs of tests/real_pods, kept with the results (not by this script)
+    if ci:
+        lines += ["", "## CI time the tier adds", "", "| | seconds |", "|---|---|"]
+        lines += [f"| {name} | {value} |" for name, value in ci.items()]
     return "\n".join(lines) + "\n"
 
 
