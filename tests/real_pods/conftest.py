@@ -104,7 +104,10 @@ def real_operator(real_cluster: RealCluster, operator_image: str) -> Iterator[In
         "install", "autonomy", str(ROOT / "charts" / "autonomy"), "--namespace", OPERATOR_NAMESPACE,
         "--create-namespace", "--set", f"image.repository={repository}", "--set", f"image.tag={tag}",
         "--set", "image.pullPolicy=Never", "--set", "cluster.name=autonomy-test",
-        "--set", "operator.healthPort=8081", "--wait", "--timeout", "240s", check=False, timeout=300,
+        "--set", "operator.healthPort=8081",
+        # `big` sized for this 2-core node (the default, 4 CPU, fits no pod here): the agent example needs it.
+        "--set-string", "cluster.spec.sizes.big.cpu=1", "--set-string", "cluster.spec.sizes.big.memory=1Gi",
+        "--wait", "--timeout", "240s", check=False, timeout=300,
     )  # fmt: skip
     if result.returncode != 0:
         pods = k8s.kubectl("get", "pods", "-n", OPERATOR_NAMESPACE, "-o", "wide", check=False).stdout
