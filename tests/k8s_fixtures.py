@@ -40,15 +40,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 CONTROLPLANE_PY = REPO / "hack" / "k8s" / "controlplane.py"
+REALNODE_PY = REPO / "hack" / "k8s" / "realnode.py"
+REALNODE_SETUP = REPO / "hack" / "k8s" / "realnode-setup.sh"
 FAKE_NODES = 2
 
 
-def _load_controlplane() -> ModuleType:
+def _load_controlplane(name: str = "autonomy_hack_k8s_controlplane", path: Path = CONTROLPLANE_PY) -> ModuleType:
     """hack/k8s/controlplane.py is a contributor script, not a package: load it by path, once."""
-    name = "autonomy_hack_k8s_controlplane"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, CONTROLPLANE_PY)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the class is built
@@ -353,12 +354,135 @@ def pod_logs(k8s: KubernetesCluster, tmp_path_factory: pytest.TempPathFactory) -
     return PodLogs(k8s, tmp_path_factory.mktemp("pod-logs"))
 
 
+# ------------------------------------------------------------------------------------ real node (tier 5)
+
+
+def load_realnode() -> ModuleType:
+    """hack/k8s/realnode.py (host_state, the node's constants), loaded by path like controlplane.py."""
+    return _load_controlplane("autonomy_hack_k8s_realnode", REALNODE_PY)
+
+
+@dataclass(frozen=True)
+class RealCluster:
+    """A control plane without fake nodes plus one real node (kubelet + containerd): pods really run.
+
+    `k8s.kubeconfig` is the node's kubeconfig, whose cluster names the node's containerd, so that
+    `autonomy zone deploy` imports the images it builds into it."""
+
+    k8s: KubernetesCluster
+    node: str
+    containerd_socket: Path
+    ctr_bin: str
+    workdir: Path
+    setup_seconds: float
+    start_seconds: float
+
+    def ctr(self, *args: str, input: bytes | None = None, timeout: float = 300) -> subprocess.CompletedProcess[bytes]:
+        argv = [self.ctr_bin, "--address", str(self.containerd_socket), "--namespace", "k8s.io", *args]
+        result = subprocess.run(argv, input=input, capture_output=True, timeout=timeout, check=False)
+        if result.returncode != 0:
+            raise CommandFailed(result.returncode, argv, result.stdout.decode(), result.stderr.decode())
+        return result
+
+
+def _real_node_setup() -> float:
+    """hack/k8s/realnode-setup.sh (apt packages, kubelet/kube-proxy builds); skips/fails with its reason."""
+    realnode = load_realnode()
+    problems = realnode.host_problems()
+    if problems:
+        _unavailable("this host cannot run a real node: " + "; ".join(problems))
+    started = time.monotonic()
+    result = subprocess.run(["bash", str(REALNODE_SETUP), "--optional"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"hack/k8s/realnode-setup.sh failed:\n{result.stderr[-3000:]}", pytrace=False)
+    try:
+        realnode.NodeBinaries.find()
+    except realnode.RealNodeError as error:
+        _unavailable(f"{error}\n{result.stderr.strip()[-1500:]}")
+    return time.monotonic() - started
+
+
+def _stop_supervisor(supervisor: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    """SIGTERM: the supervisor tears the node down; if it cannot, SIGKILL and `realnode.py clean`."""
+    if supervisor.poll() is None:
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            supervisor.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+            supervisor.wait()
+    subprocess.run([sys.executable, str(REALNODE_PY), "clean"], capture_output=True, check=False, timeout=120)
+
+
+def start_real_node(cluster_dir: Path, workdir: Path, timeout: float = 240) -> subprocess.Popen[bytes]:
+    """`realnode.py run` as a child that dies with this process (and then tears the node down)."""
+    ready = workdir.parent / f".{workdir.name}.ready"
+    ready.unlink(missing_ok=True)
+    log = workdir.parent / f"{workdir.name}-supervisor.log"
+    with log.open("ab") as out:
+        supervisor = subprocess.Popen(
+            [sys.executable, str(REALNODE_PY), "run", "--cluster-dir", str(cluster_dir), "--dir", str(workdir),
+             "--ready-file", str(ready)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=controlplane._die_with_parent,
+        )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while not ready.exists():
+        if supervisor.poll() is not None or time.monotonic() > deadline:
+            _stop_supervisor(supervisor)
+            tail = "\n  ".join(log.read_text(errors="replace").splitlines()[-25:])
+            pytest.fail(f"the real node did not start; last lines of {log}:\n  {tail}", pytrace=False)
+        time.sleep(0.2)
+    return supervisor
+
+
+@pytest.fixture(scope="session")
+def real_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
+    """A Kubernetes API with one real node, for the whole session; torn down whatever happens.
+
+    A control plane of its own (no kwok nodes), so the kwok tier's `k8s` stays as it is beside it."""
+    setup_seconds = _real_node_setup()
+    binaries = _binaries(request)
+    realnode = load_realnode()
+    with _sigterm_as_interrupt():
+        started = time.monotonic()
+        plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("real-k8s"), binaries=binaries, nodes=0)
+        atexit.register(plane.stop)
+        supervisor: subprocess.Popen[bytes] | None = None
+        try:
+            plane.start()
+            workdir = plane.workdir / "node"
+            supervisor = start_real_node(plane.workdir, workdir)
+            start_seconds = time.monotonic() - started
+            kubeconfig = workdir / "kubeconfig"
+            cluster = KubernetesCluster(
+                kubeconfig=kubeconfig,
+                server=plane.server,
+                env=_cluster_env(kubeconfig, plane.workdir / "kube-cache"),
+                kubectl_bin=str(binaries.kubectl),
+                helm_bin=str(binaries.helm),
+                kubernetes_version=controlplane.read_versions()["K8S_VERSION"],
+            )
+            request.config.stash[_REAL_STARTUP_KEY] = start_seconds
+            yield RealCluster(
+                k8s=cluster, node=realnode.NODE_NAME, containerd_socket=workdir / "containerd" / "containerd.sock",
+                ctr_bin=str(realnode.NodeBinaries.find().ctr), workdir=workdir, setup_seconds=setup_seconds,
+                start_seconds=start_seconds,
+            )  # fmt: skip
+        finally:
+            if supervisor is not None:
+                _stop_supervisor(supervisor)
+            plane.stop()
+            atexit.unregister(plane.stop)
+
+
+_REAL_STARTUP_KEY = pytest.StashKey[float]()
 _STARTUP_KEY = pytest.StashKey[float]()
 _BUILD_ERROR_KEY = pytest.StashKey[str]()
 
 
 def _uses_cluster(item: pytest.Item) -> bool:
-    return bool({"k8s", "k8s_binaries"} & set(getattr(item, "fixturenames", ())))
+    return bool({"k8s", "k8s_binaries", "real_cluster"} & set(getattr(item, "fixturenames", ())))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -375,7 +499,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if config.option.collectonly:
         return
     names = [set(getattr(item, "fixturenames", ())) for item in session.items]
-    if any("k8s_binaries" in n for n in names) or (_existing_kubeconfig() is None and any("k8s" in n for n in names)):
+    if any({"k8s_binaries", "real_cluster"} & n for n in names) or (
+        _existing_kubeconfig() is None and any("k8s" in n for n in names)
+    ):
         _build_if_needed(config)
 
 
@@ -384,3 +510,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if startup is not None:
         version = controlplane.read_versions()["K8S_VERSION"]
         terminalreporter.write_line(f"control plane (Kubernetes {version}, kwok) started in {startup:.1f} s")
+    real = config.stash.get(_REAL_STARTUP_KEY, None)
+    if real is not None:
+        terminalreporter.write_line(f"control plane + real node (kubelet, containerd) started in {real:.1f} s")

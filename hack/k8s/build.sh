@@ -11,7 +11,9 @@
 #                       control-plane tests then skip; under CI=true a missing Go is an error
 #   AUTONOMY_K8S_CACHE  cache root (default ~/.cache/autonomy-k8s)
 # Output: <cache>/kubernetes-<v>/{kube-apiserver,kube-controller-manager,kube-scheduler},
-#         <cache>/etcd-<v>/etcd, <cache>/kwok-<v>/kwok, <cache>/helm-<v>/helm
+#         <cache>/etcd-<v>/etcd, <cache>/kwok-<v>/kwok, <cache>/helm-<v>/helm,
+#         and for the real node (hack/k8s/realnode.py): <cache>/kubernetes-node-<v>/{kubelet,kube-proxy}
+#         (a wrapper module of their own, same replace lines) and <cache>/pause-<hash>/pause (pause/main.go)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,12 +29,15 @@ k8s_dir="$CACHE/kubernetes-$K8S_VERSION"
 etcd_dir="$CACHE/etcd-$ETCD_VERSION"
 kwok_dir="$CACHE/kwok-$KWOK_VERSION"
 helm_dir="$CACHE/helm-$HELM_VERSION"
+node_dir="$CACHE/kubernetes-node-$K8S_VERSION"
+pause_hash="$(cat "$HERE/pause/main.go" "$HERE/pause/go.mod" | sha256sum | cut -c1-12)"
+pause_dir="$CACHE/pause-$pause_hash"
 
 optional=false
 for arg in "$@"; do
   case "$arg" in
     --optional) optional=true ;;
-    --print-bin-dirs) printf '%s\n' "$k8s_dir" "$etcd_dir" "$kwok_dir" "$helm_dir"; exit 0 ;;
+    --print-bin-dirs) printf '%s\n' "$k8s_dir" "$etcd_dir" "$kwok_dir" "$helm_dir" "$node_dir" "$pause_dir"; exit 0 ;;
     *) die "unknown argument '$arg' (expected --optional or --print-bin-dirs)" ;;
   esac
 done
@@ -40,7 +45,7 @@ done
 all_built() {
   [[ -x "$k8s_dir/kube-apiserver" && -x "$k8s_dir/kube-controller-manager" \
     && -x "$k8s_dir/kube-scheduler" && -x "$etcd_dir/etcd" && -x "$kwok_dir/kwok" \
-    && -x "$helm_dir/helm" ]]
+    && -x "$helm_dir/helm" && -x "$node_dir/kubelet" && -x "$node_dir/kube-proxy" && -x "$pause_dir/pause" ]]
 }
 if all_built; then
   say "all binaries already built under $CACHE"
@@ -114,13 +119,13 @@ tools_file() {
     printf ')\n'; } >"$dir/tools.go"
 }
 
-build_kubernetes() {
-  local v="$K8S_VERSION" minor major src log tmp
-  src="$CACHE/src/kubernetes-$v"; log="$CACHE/logs/kubernetes-$v.log"; : >"$log"
+# kubernetes_wrapper SRC LOG PKG...: the wrapper module of k8s.io/kubernetes@$K8S_VERSION in SRC (each
+# staging module replaced by its published twin), tidied for the main packages PKG...; sets `ld` to the
+# version-stamping linker flags.
+kubernetes_wrapper() {
+  local src="$1" log="$2" v="$K8S_VERSION" minor major upstream_mod key val; shift 2
   major="${v#v}"; major="${major%%.*}"
   minor="${v#v*.}"; minor="${minor%%.*}"
-  say "kubernetes $v: preparing the wrapper module (downloads ~1 GB of modules on a cold cache)"
-  local upstream_mod
   upstream_mod="$(go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
   [[ -f "$upstream_mod" ]] || die "could not download k8s.io/kubernetes@$v's go.mod (see $log)"
   new_wrapper "$src" autonomy.local/k8s-build/kubernetes
@@ -133,20 +138,50 @@ build_kubernetes() {
     printf ')\n'
   } >>"$src/go.mod"
   grep -q '=> k8s.io/api v0' "$src/go.mod" || die "found no staging modules in $upstream_mod"
-  tools_file "$src" k8s.io/kubernetes/cmd/kube-apiserver \
-    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
+  tools_file "$src" "$@"
   (cd "$src" && run "$log" go mod tidy)
-  local ld="-s -w" key val
+  ld="-s -w"
   for kv in "gitVersion=$v" "gitMajor=$major" "gitMinor=$minor" "gitTreeState=clean" "buildDate=$BUILD_DATE"; do
     key="${kv%%=*}"; val="${kv#*=}"
     ld+=" -X k8s.io/client-go/pkg/version.$key=$val -X k8s.io/component-base/version.$key=$val"
   done
+}
+
+build_kubernetes() {
+  local v="$K8S_VERSION" src log tmp ld
+  src="$CACHE/src/kubernetes-$v"; log="$CACHE/logs/kubernetes-$v.log"; : >"$log"
+  say "kubernetes $v: preparing the wrapper module (downloads ~1 GB of modules on a cold cache)"
+  kubernetes_wrapper "$src" "$log" k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler
   say "kubernetes $v: compiling kube-apiserver, kube-controller-manager, kube-scheduler (5-10 min cold on 2 cores; log: $log)"
   tmp="$k8s_dir.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
   (cd "$src" && run_ticking "$log" "kubernetes $v" go build -v -trimpath -tags selinux,notest -ldflags "$ld" -o "$tmp/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler)
   rm -rf "$k8s_dir"; mv "$tmp" "$k8s_dir"
+}
+
+# The real node's kubelet and kube-proxy: a wrapper of their own (their dependencies, such as cadvisor,
+# stay out of the control plane's module graph); after build_kubernetes the build cache makes it ~1 min.
+build_kubernetes_node() {
+  local v="$K8S_VERSION" src log tmp ld
+  src="$CACHE/src/kubernetes-node-$v"; log="$CACHE/logs/kubernetes-node-$v.log"; : >"$log"
+  say "kubernetes $v: preparing the node's wrapper module"
+  kubernetes_wrapper "$src" "$log" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+  say "kubernetes $v: compiling kubelet, kube-proxy (about 1 min after the control plane, 8 min alone; log: $log)"
+  tmp="$node_dir.tmp"; rm -rf "$tmp"; mkdir -p "$tmp"
+  (cd "$src" && run_ticking "$log" "kubelet/kube-proxy $v" go build -v -trimpath -tags selinux,notest -ldflags "$ld" \
+    -o "$tmp/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
+  rm -rf "$node_dir"; mv "$tmp" "$node_dir"
+}
+
+# The pods' sandbox program (no registry.k8s.io/pause here): pause/main.go, standard library only.
+build_pause() {
+  local log="$CACHE/logs/pause-$pause_hash.log" tmp="$pause_dir.tmp"; : >"$log"
+  say "pause: building"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  (cd "$HERE/pause" && GOFLAGS= run "$log" go build -trimpath -ldflags "-s -w" -o "$tmp/pause" .)
+  rm -rf "$pause_dir"; mv "$tmp" "$pause_dir"
 }
 
 build_etcd() {
@@ -185,4 +220,6 @@ k8s_minor="${K8S_VERSION#v*.}"; k8s_minor="${k8s_minor%%.*}"
   "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION \
 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$k8s_minor \
 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$k8s_minor"
+[[ -x "$node_dir/kubelet" && -x "$node_dir/kube-proxy" ]] || build_kubernetes_node
+[[ -x "$pause_dir/pause" ]] || build_pause
 say "done in $((SECONDS - start)) s; binaries under $CACHE"

@@ -193,6 +193,9 @@ def make_pki(pki: Path) -> None:
     # kwok's kubelet-like server (logs): the apiserver checks it against the CA and the node's
     # InternalIP (127.0.0.1), as it checks a kubelet with --kubelet-certificate-authority.
     _signed_cert(pki, "kwok", "/CN=kwok-kubelet", "serverAuth", ["IP:127.0.0.1", "DNS:localhost"])
+    # The API server's client certificate towards kubelets (logs, exec, port-forward of real nodes;
+    # kwok's server asks for none).
+    _signed_cert(pki, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", "clientAuth")
     # system:masters: the admin bypasses RBAC, as kind's admin does.
     _signed_cert(pki, "admin", "/O=system:masters/CN=autonomy-admin", "clientAuth")
     _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "sa.key", cwd=pki)
@@ -436,10 +439,12 @@ class ControlPlane:
                 "--endpoint-reconciler-type=none",
                 "--allow-privileged=true",
                 "--profiling=false",
-                # `pods/log` goes to the node's kubelet port (kwok's server): by InternalIP, checked
-                # against the test CA. kwok does not authenticate clients, so no kubelet client cert.
+                # `pods/log` goes to the node's kubelet port (kwok's server, or a real kubelet): by
+                # InternalIP, checked against the test CA, with a client cert real kubelets check.
                 "--kubelet-preferred-address-types=InternalIP",
                 f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+                f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
             ],
         )
         wait_for(
@@ -591,6 +596,8 @@ class ControlPlane:
         return True
 
     def _apply_fake_nodes(self) -> None:
+        if not self.fake_nodes:  # a control plane for real nodes only (hack/k8s/realnode.py)
+            return
         resources = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
         items = [
             {

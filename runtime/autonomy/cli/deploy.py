@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from autonomy.cli.exits import CliError, Exit
 
 if TYPE_CHECKING:  # the kubernetes client loads only when a command connects (`cluster show` imports this)
+    from autonomy.cli.images import BuiltImage
     from autonomy.cli.kube import Kube
 
 
@@ -63,6 +64,35 @@ def secret_labels(zone: str) -> dict[str, str]:
     from autonomy.spec import GROUP
 
     return {f"{GROUP}/zone": zone, "app.kubernetes.io/managed-by": "autonomy-cli"}
+
+
+def ship_images(kube: Kube, built: list[BuiltImage], registry: str | None) -> list[str]:
+    """Make built images reachable by the cluster's nodes; returns one line per image saying how.
+
+    A registry (given, or the Cluster's) gets them pushed; else the containerd a local test node names
+    in the kubeconfig (hack/k8s/realnode.py) gets them imported; else a kind cluster gets them loaded;
+    else they stay in the local Docker only (a warning: the pods will not find them)."""
+    from autonomy.cli import docker
+
+    target = kube.target
+    lines = []
+    for item in built:
+        if registry:
+            docker.push(item.ref)
+            lines.append(f"image {item.name}: pushed {item.ref}")
+        elif target.local_containerd is not None:
+            local = target.local_containerd
+            docker.containerd_import(item.ref, local.address, local.namespace, local.ctr)
+            lines.append(f"image {item.name}: imported {item.ref} into the local node's containerd")
+        elif target.kind_cluster:
+            docker.kind_load(item.ref, target.kind_cluster)
+            lines.append(f"image {item.name}: loaded {item.ref} into kind cluster {target.kind_cluster}")
+        else:
+            lines.append(
+                f"image {item.name}: built {item.ref} (local only: no registry configured; "
+                "pass --registry or set the Cluster's spec.registry)"
+            )
+    return lines
 
 
 # -- reading a Zone's status ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The Docker CLI, as the commands use it: is an engine there, build, tag, push, load into kind.
+"""The Docker CLI, as the commands use it: is an engine there, build, tag, push, load into kind or
+into the containerd of a local node.
 
 We drive the `docker` program (not an SDK): it is what users have, it honours their contexts and
 credential helpers, and it is a dependency-free way to build with the engine's own builder.
@@ -75,6 +76,42 @@ def kind_load(ref: str, kind_cluster: str) -> None:
     if shutil.which("kind") is None:
         raise CliError("the context is a kind cluster but `kind` is not installed", Exit.DOCKER)
     _run(["kind", "load", "docker-image", ref, "--name", kind_cluster], f"kind load of {ref} failed")
+
+
+def containerd_import(ref: str, address: str, namespace: str = "k8s.io", ctr: str = "ctr") -> None:
+    """`docker save REF | ctr images import -` into the containerd at `address` (a local node's)."""
+    if shutil.which(ctr) is None:
+        raise CliError(
+            f"the context's node runs containerd at {address} but `{ctr}` is not installed",
+            Exit.DOCKER,
+            details=["install containerd's client (Debian package `containerd`)"],
+        )
+    if not Path(address).exists():
+        raise CliError(
+            f"the context names a local containerd at {address}, which does not exist",
+            Exit.DOCKER,
+            details=["is the local node running? (`make cluster-up REAL_NODES=1`)"],
+        )
+    with subprocess.Popen([DOCKER, "save", ref], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as save:
+        assert save.stdout is not None and save.stderr is not None
+        imported = subprocess.run(
+            [ctr, "--address", address, "--namespace", namespace, "images", "import", "-"],
+            stdin=save.stdout,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if imported.returncode != 0:
+            save.kill()  # ctr stopped reading: docker save would block on a full pipe
+        save_err = save.stderr.read().decode(errors="replace")
+    if save.returncode != 0:
+        raise CliError(f"docker save {ref} failed", Exit.DOCKER, details=save_err.strip().splitlines()[-15:])
+    if imported.returncode != 0:
+        raise CliError(
+            f"importing {ref} into the containerd at {address} failed",
+            Exit.DOCKER,
+            details=(imported.stderr or imported.stdout).strip().splitlines()[-15:],
+        )
 
 
 def _run(argv: Sequence[str], failure: str, *, quiet: bool = True) -> None:

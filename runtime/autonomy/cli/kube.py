@@ -31,6 +31,18 @@ FIELD_MANAGER = "autonomy-cli"
 config: Any = _config
 ZONE_LABEL = f"{GROUP}/zone"
 POD_LABEL = f"{GROUP}/pod"
+# A kubeconfig cluster extension naming the containerd of a local test node (hack/k8s/realnode.py):
+# `zone deploy` imports the images it built there instead of pushing them, as it loads them into kind.
+LOCAL_CONTAINERD_EXTENSION = f"{GROUP}/local-containerd"
+
+
+@dataclass(frozen=True)
+class LocalContainerd:
+    """The containerd of a local cluster's node, where built images are imported (no registry)."""
+
+    address: str  # its socket
+    namespace: str = "k8s.io"  # the CRI's namespace
+    ctr: str = "ctr"
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,7 @@ class Target:
     context: str | None
     kubeconfig: str | None
     namespace: str
+    local_containerd: LocalContainerd | None = None
 
     @property
     def kind_cluster(self) -> str | None:
@@ -55,6 +68,41 @@ def kubeconfig_path(explicit: str | None) -> str:
         return explicit
     first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
     return os.path.expanduser(first or "~/.kube/config")
+
+
+def local_containerd(kubeconfig: str, context: str | None) -> LocalContainerd | None:
+    """The `autonomy.computer/local-containerd` extension of the context's cluster, if it has one."""
+    import yaml
+
+    try:
+        with open(kubeconfig) as handle:
+            document = yaml.safe_load(handle) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(document, dict):
+        return None
+    chosen = context or document.get("current-context")
+    cluster_name = next(
+        (
+            (c.get("context") or {}).get("cluster")
+            for c in document.get("contexts") or []
+            if isinstance(c, dict) and c.get("name") == chosen
+        ),
+        None,
+    )
+    for cluster in document.get("clusters") or []:
+        if not isinstance(cluster, dict) or cluster.get("name") != cluster_name:
+            continue
+        for extension in (cluster.get("cluster") or {}).get("extensions") or []:
+            if isinstance(extension, dict) and extension.get("name") == LOCAL_CONTAINERD_EXTENSION:
+                value = extension.get("extension") or {}
+                if isinstance(value, dict) and value.get("address"):
+                    return LocalContainerd(
+                        address=str(value["address"]),
+                        namespace=str(value.get("namespace") or "k8s.io"),
+                        ctr=str(value.get("ctr") or "ctr"),
+                    )
+    return None
 
 
 def contexts(kubeconfig: str | None) -> tuple[list[str], str | None]:
@@ -96,7 +144,8 @@ class Kube:
             if c["name"] == ctx_name:
                 ctx_namespace = c.get("context", {}).get("namespace")
         ns = namespace or settings.namespace or ctx_namespace or "default"
-        return cls(Target(context=ctx_name, kubeconfig=kubeconfig, namespace=ns), api)
+        local = local_containerd(kubeconfig, ctx_name)
+        return cls(Target(context=ctx_name, kubeconfig=kubeconfig, namespace=ns, local_containerd=local), api)
 
     # -- cluster --------------------------------------------------------------------------------
 

@@ -145,7 +145,6 @@ def _parse_images(pairs: list[str]) -> dict[str, str]:
 def _build_and_ship(
     kube: Kube, zone: str, images_dir: Path, names: list[str], registry: str | None, no_cache: bool
 ) -> dict[str, str]:
-    from autonomy.cli import docker
     from autonomy.cli.images import build_zone_images
 
     if registry is None:
@@ -153,19 +152,8 @@ def _build_and_ship(
             registry = (cluster.get("spec") or {}).get("imageRegistry") or registry
     with err_console.status(f"building {', '.join(names)}") if is_terminal() else _nullcontext():
         built = build_zone_images(zone, images_dir, names, registry=registry, no_cache=no_cache)
-    kind = kube.target.kind_cluster
-    for item in built:
-        if registry:
-            docker.push(item.ref)
-            err_console.print(f"image {item.name}: pushed {item.ref}")
-        elif kind:
-            docker.kind_load(item.ref, kind)
-            err_console.print(f"image {item.name}: loaded {item.ref} into kind cluster {kind}")
-        else:
-            err_console.print(
-                f"image {item.name}: built {item.ref} (local only: no registry configured; "
-                "pass --registry or set the Cluster's spec.registry)"
-            )
+    for line in deploying.ship_images(kube, built, registry):
+        err_console.print(line)
     return {item.name: item.ref for item in built}
 
 

@@ -1,0 +1,3 @@
+module autonomy.local/k8s-build/pause
+
+go 1.24
