@@ -149,10 +149,11 @@ def _name(manifest: Manifest) -> str:
     return f"{manifest['kind']} {manifest['metadata']['name']!r}"
 
 
-async def _apply(kube: Kube, manifest: Manifest, zone_uid: str) -> None:
+async def _apply(kube: Kube, manifest: Manifest, zone_uid: str) -> dict[str, Any] | None:
+    """Apply one child; the object as the API server now has it (None if unknown)."""
     kind, name = manifest["kind"], manifest["metadata"]["name"]
     try:
-        await kube.apply(manifest)
+        result = await kube.apply(manifest)
     except Conflict:
         # Another manager owns a field we set. Ours (someone edited it, or `kubectl scale`)? Take
         # it back. Not ours? The name is taken by something else.
@@ -164,7 +165,7 @@ async def _apply(kube: Kube, manifest: Manifest, zone_uid: str) -> None:
                 "(rename the zone or the pod, or delete that object)",
                 "NameCollision",
             ) from None
-        await kube.apply(manifest, force=True)
+        result = await kube.apply(manifest, force=True)
     except Invalid as error:
         if "controller" in str(error).lower() and "reference" in str(error).lower():
             raise SpecError(
@@ -175,6 +176,7 @@ async def _apply(kube: Kube, manifest: Manifest, zone_uid: str) -> None:
     except KubeError as error:  # a 403 of a quota, a 404 of a Role not yet seen, a 5xx: retried
         raise Transient(f"{kind} {name!r} could not be applied: {error}", error.status) from None
     metrics.APPLIES.labels(kind).inc()
+    return result
 
 
 async def _prune(kube: Kube, zone: ZoneRef, keys: Iterable[ChildKey]) -> None:
@@ -324,7 +326,12 @@ async def reconcile_zone(
         if not (resume and all_there and zone.status.get("appliedHash") == applied_hash):
             await _check_names(kube, children, zone)
             for stage in apply_stages(children):
-                await asyncio.gather(*(_apply(kube, c, zone.uid) for c in stage))
+                applied = await asyncio.gather(*(_apply(kube, c, zone.uid) for c in stage))
+                # The status must see the Deployments as just applied (a new generation not yet observed,
+                # so not rolled out), not as the index last saw them: else Ready mid-rollout.
+                fresh = {d.name: d for d in (DeploymentState.from_body(body) for body in applied
+                                             if body is not None and body.get("kind") == "Deployment")}
+                deployments = [fresh.pop(d.name, d) for d in deployments] + list(fresh.values())
         desired = {child_key(c) for c in children}
         await _prune(kube, zone, _prune_candidates(ctx, old_spec, indexed) - desired)
     except SpecError as error:
