@@ -35,6 +35,7 @@ from autonomy_operator.reconcile import (
     ClusterInfo,
     IndexedDeployment,
     ZoneRef,
+    fresh_states,
     reconcile_zone,
     spec_of,
     write_status,
@@ -378,7 +379,8 @@ async def _refresh_status(
         spec = spec_of(zone.name, zone.spec)
     except SpecError:
         return
-    states = [d.state for d in zone_deployments.get(key, []) if d.owner_uid in (None, zone.uid)]
+    ours = [d.state for d in zone_deployments.get(key, []) if d.owner_uid in (None, zone.uid)]
+    states = fresh_states(namespace, ours)
     autoscaled = frozenset(d.name for d in states if (namespace, d.name) in hpa_targets)
     status = compute_status(
         spec,

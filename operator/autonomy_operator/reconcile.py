@@ -16,6 +16,7 @@ maps those to PermanentError and TemporaryError (retried in seconds, not kopf's 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -292,6 +293,25 @@ async def record_retry(
         pass  # the API is in trouble already; the retry will record it
 
 
+#: The generation of each Deployment (namespace, name) as this operator last applied it. The index of
+#: Deployments lags the apply by an event; a status computed from it in between would find the previous
+#: generation fully rolled out and say Ready mid-rollout (`fresh_states` corrects that).
+APPLIED_GENERATIONS: dict[tuple[str, str], int] = {}
+
+
+def fresh_states(namespace: str, states: Sequence[DeploymentState]) -> list[DeploymentState]:
+    """`states` with any Deployment older than what was last applied marked as not rolled out yet."""
+    out = []
+    for state in states:
+        applied = APPLIED_GENERATIONS.get((namespace, state.name), 0)
+        if state.generation < applied:
+            out.append(dataclasses.replace(state, generation=applied))
+        else:
+            APPLIED_GENERATIONS.pop((namespace, state.name), None)  # the index caught up: forget it
+            out.append(state)
+    return out
+
+
 async def reconcile_zone(
     kube: Kube,
     zone: ZoneRef,
@@ -331,6 +351,7 @@ async def reconcile_zone(
                 # so not rolled out), not as the index last saw them: else Ready mid-rollout.
                 fresh = {d.name: d for d in (DeploymentState.from_body(body) for body in applied
                                              if body is not None and body.get("kind") == "Deployment")}
+                APPLIED_GENERATIONS.update({(zone.namespace, name): d.generation for name, d in fresh.items()})
                 deployments = [fresh.pop(d.name, d) for d in deployments] + list(fresh.values())
         desired = {child_key(c) for c in children}
         await _prune(kube, zone, _prune_candidates(ctx, old_spec, indexed) - desired)

@@ -157,3 +157,18 @@ def test_transition_time_kept_while_status_holds_and_no_patch_when_unchanged() -
     assert times == {"Accepted": T0, "Ready": T1, "Progressing": T1, "Degraded": T0}
     patch = status_patch(first, changed)
     assert patch is not None and set(patch) == {"conditions", "pods", "clones"}
+
+
+def test_a_status_from_a_lagging_index_is_not_ready_mid_rollout() -> None:
+    # The operator applied generation 3; the index still holds generation 2, fully rolled out.
+    from autonomy_operator.reconcile import APPLIED_GENERATIONS, fresh_states
+
+    lagging = DeploymentState(name="z-runner", pod="runner", generation=2, observed_generation=2, spec_replicas=3,
+                              replicas=3, updated=3, ready=3, available=3)
+    APPLIED_GENERATIONS[("ns", "z-runner")] = 3
+    (state,) = fresh_states("ns", [lagging])
+    assert not state.rolled_out(3)
+    caught_up = DeploymentState(name="z-runner", pod="runner", generation=3, observed_generation=3, spec_replicas=3,
+                                replicas=3, updated=3, ready=3, available=3)
+    assert fresh_states("ns", [caught_up])[0].rolled_out(3)
+    assert ("ns", "z-runner") not in APPLIED_GENERATIONS  # forgotten once the index caught up
