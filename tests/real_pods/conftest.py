@@ -26,6 +26,7 @@ import pytest
 
 from tests.docker_engine import ROOT, DockerEngine
 from tests.k8s_fixtures import KubernetesCluster, RealCluster
+from tests.operator_fixtures import wait_for
 
 OPERATOR_NAMESPACE = "autonomy-system"
 OPERATOR_REPO = "autonomy-test/operator"
@@ -33,14 +34,8 @@ T = TypeVar("T")
 
 
 def wait_until(what: str, probe: Callable[[], T | None], timeout: float = 120, interval: float = 0.25) -> T:
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})", pytrace=False)
+    """`wait_for` with the real-pods tier's longer default (image imports and real pod starts)."""
+    return wait_for(what, probe, timeout, interval)
 
 
 def get_json(k8s: KubernetesCluster, *args: str) -> Any:

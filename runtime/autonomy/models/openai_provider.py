@@ -41,10 +41,7 @@ async def open_stream(
     options: dict[str, Any],
 ) -> AsyncIterator[ModelDelta]:
     """Start a streamed completion; errors of the request itself are raised here, before any delta."""
-    body: dict[str, Any] = {**options, "model": model, "messages": messages, "stream": True}
-    if tools:
-        body["tools"] = tools
-    return _deltas(await _post_stream(client, body))
+    return _deltas(await _post_stream(client, _stream_body(model, messages, tools, options)))
 
 
 async def open_chunks(
@@ -55,10 +52,16 @@ async def open_chunks(
     options: dict[str, Any],
 ) -> AsyncIterator[dict[str, Any]]:
     """Start a streamed completion whose chunks come as the endpoint sent them (plain dicts)."""
+    return _chunks(await _post_stream(client, _stream_body(model, messages, tools, options)))
+
+
+def _stream_body(
+    model: str, messages: list[ChatMessage], tools: list[ToolSpec] | None, options: dict[str, Any]
+) -> dict[str, Any]:
     body: dict[str, Any] = {**options, "model": model, "messages": messages, "stream": True}
     if tools:
         body["tools"] = tools
-    return _chunks(await _post_stream(client, body))
+    return body
 
 
 async def create_completion(
