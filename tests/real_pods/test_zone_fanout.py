@@ -197,7 +197,7 @@ def test_a_crashed_runner_fails_its_pending_requests_fast(real_cluster: RealClus
     again. (A pod *deleted* is stopped gracefully: the node leaves discovery and drains, so nothing fails.)"""
     url = service_url(real_cluster, fanout.namespace)
     runners = [p["metadata"]["name"] for p in pods(real_cluster, fanout.namespace, RUNNER_LABEL) if ready(p)]
-    assert len(runners) == 5
+    assert len(runners) >= 3  # 5 after the scale test, 3 when run alone
     fanout_with(url, 1000, set(runners))  # everyone warm
     main_before = pods(real_cluster, fanout.namespace, MAIN_LABEL)[0]["status"]["containerStatuses"][0]
     # Steady load across the deletion: every request fans out to every runner, so the ones in flight when
