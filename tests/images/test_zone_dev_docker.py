@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -225,8 +226,17 @@ def _restarted(response: Any, killed: str, sandbox_now: str) -> bool:
 
 
 def _gateway(docker: DockerEngine, network: str) -> str:
-    template = "{{range .IPAM.Config}}{{.Gateway}} {{end}}"
-    return docker.run("network", "inspect", "--format", template, network).stdout.split()[0]
+    """The network's gateway address. Some dockerd builds (Debian's on a fresh machine) list no Gateway in
+    the default bridge's IPAM config: then it is the bridge interface's own address."""
+    template = "{{range .IPAM.Config}}{{.Gateway}} {{end}}|{{index .Options \"com.docker.network.bridge.name\"}}"
+    gateways, _, bridge = docker.run("network", "inspect", "--format", template, network).stdout.strip().partition("|")
+    if gateways.split():
+        return gateways.split()[0]
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", bridge or "docker0"], capture_output=True,
+                           text=True, check=True).stdout
+    found = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", shown)
+    assert found, f"network {network!r} has no gateway in its IPAM config and its bridge no IPv4 address: {shown!r}"
+    return found.group(1)
 
 
 def _id(docker: DockerEngine, name: str) -> str:
