@@ -6,6 +6,7 @@
 3. clones 3 -> 5: the new runners are found and used without a restart of the main node; a runner pod
    deleted while requests to it are pending: they fail within a second, the others carry on, the
    replacement is found.
+6. a pod of another namespace cannot open a transport link or ship a worker to a zone node (mutual TLS).
 5. `autonomy zone delete --yes`: every child, every pod and the zone's Secret are gone.
 
 The tests share one zone (deploying it is the slow part) and run in this file's order.
@@ -309,6 +310,81 @@ def test_a_rolling_update_is_not_ready_until_done_and_fanout_keeps_answering(
         f"the Zone said Ready for its new generation {len(ready_mid_rollout)} times while the runner Deployment's "
         "rollout was not finished: the operator's Ready condition must wait for updated and available replicas"
     )
+
+
+def test_a_pod_of_another_namespace_cannot_link_or_ship_a_worker(
+    real_cluster: RealCluster, fanout: DeployedZone, tmp_path: Path
+) -> None:
+    """Issue 16 from a real pod: a pod in another namespace reaches a runner's transport port (nothing
+    enforces NetworkPolicy here, so only mutual TLS stands in the way) and tries, in plaintext and with a
+    certificate of its own CA that claims the runner's very identity, to ship a worker whose unpickling
+    writes a marker. Both are refused, and no marker appears in the runner."""
+    from autonomy.identity import WorkloadId, ZoneAuthority, make_csr, new_private_key, private_key_pem
+
+    k8s = real_cluster.k8s
+    runner = next(p for p in pods(real_cluster, fanout.namespace, RUNNER_LABEL) if ready(p))
+    node, ip, image = runner["metadata"]["name"], runner["status"]["podIP"], runner["spec"]["containers"][0]["image"]
+    cluster_id = get_json(k8s, "cluster.autonomy.computer", "autonomy-test")["status"]["clusterId"]
+    bundle = get_json(k8s, "configmap", f"{ZONE}-ca", "-n", fanout.namespace)["data"]["ca.crt"]
+    victim = WorkloadId(cluster_id, fanout.namespace, ZONE, node)
+    impostor = ZoneAuthority.create(cluster_id, fanout.namespace, ZONE)  # the right names, the wrong CA
+    key = new_private_key()
+    files = {
+        "outsider.py": (ROOT / "tests" / "runtime" / "outsider.py").read_text(),
+        "ca.pem": bundle,  # public: the outsider may well trust the zone's real CA
+        "cert.pem": impostor.issue(make_csr(key, victim, (victim.dns_name,)), victim,
+                                   dns_names=(victim.dns_name,)).decode(),
+        "key.pem": private_key_pem(key).decode(),
+    }
+    outsiders = f"rp-outsider-{node[-5:]}"
+    k8s.kubectl("create", "namespace", outsiders)
+    try:
+        k8s.kubectl("create", "configmap", "outsider", "-n", outsiders,
+                    *(f"--from-file={name}={_write(tmp_path / name, text)}" for name, text in files.items()))
+        marker = "/tmp/outsider-ran-here"
+        target = f"{ip}:50051"
+        plans = {
+            "plaintext": {"target": target, "claim": node, "marker": marker, "plaintext": True},
+            "impostor-ca": {"target": target, "claim": node, "marker": marker, "server_name": victim.dns_name,
+                            "ca": "/outsider/ca.pem", "cert": "/outsider/cert.pem", "key": "/outsider/key.pem"},
+        }
+        for case, plan in plans.items():
+            pod = {
+                "apiVersion": "v1", "kind": "Pod", "metadata": {"name": case, "namespace": outsiders},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "outsider", "image": image, "imagePullPolicy": "Never",
+                                    "command": ["python", "/outsider/outsider.py", json.dumps(plan)],
+                                    "volumeMounts": [{"name": "outsider", "mountPath": "/outsider"}]}],
+                    "volumes": [{"name": "outsider", "configMap": {"name": "outsider"}}],
+                },
+            }  # fmt: skip
+            k8s.kubectl("apply", "-f", "-", input=json.dumps(pod))
+        for case in plans:
+            wait_until(f"the {case} outsider pod to finish", lambda case=case: (
+                (get_json(k8s, "pod", case, "-n", outsiders) or {}).get("status", {}).get("phase")
+                in ("Succeeded", "Failed")), timeout=120)  # fmt: skip
+            output = k8s.kubectl("logs", case, "-n", outsiders).stdout.strip().splitlines()
+            assert output, f"the {case} outsider printed nothing"
+            received = json.loads(output[-1])
+            assert received["status"] not in ("LINKED", "TIMEOUT"), f"{case}: the runner took the outsider: {received}"
+            assert not received["frames"], f"{case}: the runner answered the outsider: {received}"
+            if case == "plaintext":  # (the impostor named them itself)
+                for secret in (cluster_id, fanout.namespace):
+                    assert secret not in json.dumps(received), f"{case}: the outsider learned {secret!r}: {received}"
+        found = k8s.kubectl("exec", node, "-n", fanout.namespace, "--", "python", "-c",
+                            f"import os; print(os.path.exists({marker!r}))").stdout.strip()
+        assert found == "False", "an outsider's pickled code ran on the runner"
+        # The runner still serves its zone.
+        fanout_with(service_url(real_cluster, fanout.namespace), 1000,
+                    {p["metadata"]["name"] for p in pods(real_cluster, fanout.namespace, RUNNER_LABEL) if ready(p)})
+    finally:
+        k8s.kubectl("delete", "namespace", outsiders, "--wait=false", check=False)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
 
 
 def test_zone_delete_removes_every_child_pod_and_secret(
